@@ -1,0 +1,69 @@
+"""Bus seat booking: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: config, extensions, blueprints, error handlers, CLI, Celery."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+
+    from booking.config import load_config
+
+    app.config.update(load_config(app.instance_path))
+    if config:
+        app.config.update(config)
+    _configure_logging(app)
+
+    from booking import database
+    from booking.extensions import csrf, db, login_manager, migrate, sock
+
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
+    db.init_app(app)
+    with app.app_context():
+        database.configure_engine(db.engine, app.config)
+    migrate.init_app(
+        app, db, directory=str(_migrations_dir()), compare_type=True, render_as_batch=True
+    )
+    csrf.init_app(app)
+    sock.init_app(app)
+    login_manager.init_app(app)
+
+    from booking.web import register_web
+
+    register_web(app)
+
+    from booking.cli import register_cli
+
+    register_cli(app)
+
+    from booking.celery_app import celery_init_app
+
+    celery_init_app(app)
+    return app
+
+
+def _migrations_dir():
+    """The top-level migrations/ folder."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _configure_logging(app: Flask) -> None:
+    """Send the app's structured event lines (key=value) to stderr at INFO."""
+    logger = logging.getLogger("booking")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))

@@ -1,0 +1,97 @@
+"""Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, run_command, with_appcontext
+from flask_migrate import upgrade
+
+from booking.extensions import db
+from booking.orm import utcnow
+from booking.services import accounts, catalog
+from booking.services import seed as seed_service
+from booking.services.errors import DomainError
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(seed_group)
+    app.cli.add_command(users_group)
+    app.cli.add_command(demo_command)
+
+
+@click.group("seed", cls=AppGroup, invoke_without_command=True)
+@with_appcontext
+@click.pass_context
+def seed_group(ctx: click.Context) -> None:
+    """Create the demo data (idempotent). `flask seed verify` checks it against the repo."""
+    if ctx.invoked_subcommand is not None:
+        return
+    now = utcnow()
+    click.echo("Seeding demo data…")
+    added = seed_service.seed(
+        catalog.local_today(now), now, progress=lambda m: click.echo(f"  {m}")
+    )
+    click.echo("Added: " + ", ".join(f"{k} {v}" for k, v in added.items()))
+
+
+@seed_group.command("verify")
+@click.option("--write", is_flag=True, help="Store the current snapshot as the expected one.")
+def seed_verify(write: bool) -> None:
+    """Print table counts and the seed checksum; exit 1 when they differ from the repo's."""
+    today = catalog.local_today(utcnow())
+    for table, count in seed_service.table_counts().items():
+        click.echo(f"  {table:<22} {count:>7}")
+    actual = seed_service.snapshot(today)
+    click.echo(f"seeded content: {json.dumps(actual['counts'])}")
+    click.echo(f"checksum: {actual['checksum']}")
+    if write:
+        path = os.path.join(current_app.root_path, "seed_expected.json")
+        with open(path, "w") as handle:
+            json.dump(actual, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        click.echo(f"wrote {path}")
+        return
+    problems = seed_service.differences(actual, seed_service.expected())
+    if problems:
+        for problem in problems:
+            click.echo(f"MISMATCH {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("OK: seed parity verified.")
+
+
+@click.group("users", cls=AppGroup)
+def users_group() -> None:
+    """Manage accounts."""
+
+
+@users_group.command("create-admin")
+@click.argument("email")
+@click.password_option(
+    envvar="ADMIN_PASSWORD", help="Asked for when not given (or read from ADMIN_PASSWORD)."
+)
+def create_admin(email: str, password: str) -> None:
+    """Create an admin account (or promote an existing one and set its password)."""
+    try:
+        user = accounts.create_admin(email, password, utcnow())
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Admin ready: {user.email}")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--port", default=5000, show_default=True)
+@click.pass_context
+def demo_command(ctx: click.Context, port: int) -> None:
+    """Migrate, seed and serve the app on http://127.0.0.1:PORT with the embedded defaults."""
+    upgrade()
+    ctx.invoke(seed_group)
+    db.session.remove()
+    click.echo("Demo accounts: admin@example.com / Admin1234, staff@example.com / Staff1234,")
+    click.echo("               asha@example.com / Customer1234, ravi@example.com / Customer1234")
+    ctx.invoke(run_command, host="127.0.0.1", port=port, reload=False, debugger=False)

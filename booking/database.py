@@ -1,0 +1,66 @@
+"""Engine setup for SQLite and PostgreSQL, and the unit of work every service runs in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from booking.extensions import db
+
+
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Engine options: on PostgreSQL a lock timeout so nobody waits long for a row lock."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("options", f"-c lock_timeout={int(config['LOCK_TIMEOUT_MS'])}")
+        options["connect_args"] = connect_args
+    return options
+
+
+def configure_engine(engine: Engine, config: dict[str, Any]) -> None:
+    """Make SQLite behave: foreign keys on, WAL, and BEGIN IMMEDIATE so writers queue up."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        # SQLite has no row locks: taking the write lock up front serialises transactions, which
+        # gives the same guarantees SELECT ... FOR UPDATE gives on PostgreSQL.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def on_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the current unit of work commits; dropped if it rolls back."""
+    db.session.info.setdefault("on_commit", []).append(callback)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Any]:
+    """One transaction: commit on success, roll back on any error, then run on_commit callbacks."""
+    session = db.session
+    session.info["on_commit"] = []
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        session.info["on_commit"] = []
+        raise
+    callbacks = session.info.pop("on_commit", [])
+    for callback in callbacks:
+        callback()

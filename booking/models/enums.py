@@ -1,0 +1,137 @@
+"""The closed sets of values of DESIGN.md; each column using one is CHECK-constrained to it."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class BusType(StrEnum):
+    STANDARD = "standard"
+    DELUXE = "deluxe"
+    SLEEPER = "sleeper"
+    SEMI_SLEEPER = "semi_sleeper"
+
+
+class SeatType(StrEnum):
+    STANDARD = "standard"
+    PREMIUM = "premium"
+    SLEEPER = "sleeper"
+
+
+class ScheduleStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DEPARTED = "departed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class SeatStatus(StrEnum):
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    BOOKED = "booked"
+
+
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    DESK = "desk"
+    API = "api"
+
+
+class BookingStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class BookingPaymentStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class BookingSeatStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class PaymentMethod(StrEnum):
+    CREDIT_CARD = "credit_card"
+    DEBIT_CARD = "debit_card"
+    UPI = "upi"
+    NET_BANKING = "net_banking"
+    WALLET = "wallet"
+    CASH = "cash"
+
+
+GATEWAY_METHODS = (
+    PaymentMethod.CREDIT_CARD,
+    PaymentMethod.DEBIT_CARD,
+    PaymentMethod.UPI,
+    PaymentMethod.NET_BANKING,
+)
+
+
+class PaymentPurpose(StrEnum):
+    BOOKING = "booking"
+    TOPUP = "topup"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+
+
+class LedgerKind(StrEnum):
+    CREDIT = "credit"
+    DEBIT = "debit"
+    REFUND = "refund"
+
+
+class TicketValidity(StrEnum):
+    VALID = "valid"
+    USED = "used"
+    CANCELLED = "cancelled"
+
+
+class RefundMode(StrEnum):
+    WALLET = "wallet"
+    ORIGINAL = "original"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class PromoKind(StrEnum):
+    PERCENT = "percent"
+    FLAT = "flat"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"

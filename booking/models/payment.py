@@ -1,0 +1,75 @@
+"""Payments (wallet, gateway, cash) and the gateway events already applied."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from booking.db_types import enum_type
+from booking.extensions import db
+from booking.models.enums import PaymentMethod, PaymentPurpose, PaymentStatus
+from booking.orm import IdMixin, TimestampMixin
+
+
+class Payment(IdMixin, TimestampMixin, db.Model):
+    """Money asked for or taken: for a hold (booking) or a wallet top-up.
+
+    A completed booking payment belongs to exactly one booking (CHECK below); a payment whose
+    booking could not be made ends refunded, never completed without a booking.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_amount >= 0", name="refunded_not_negative"),
+        CheckConstraint("refunded_amount <= amount", name="refund_within_amount"),
+        CheckConstraint(
+            "purpose <> 'booking' OR status <> 'completed' OR booking_id IS NOT NULL",
+            name="completed_booking_payment_has_booking",
+        ),
+        CheckConstraint(
+            "purpose <> 'booking' OR reservation_id IS NOT NULL", name="booking_payment_has_hold"
+        ),
+        CheckConstraint("purpose <> 'topup' OR user_id IS NOT NULL", name="topup_has_user"),
+    )
+
+    purpose: Mapped[PaymentPurpose] = mapped_column(
+        enum_type(PaymentPurpose, "payment_purpose"), default=PaymentPurpose.BOOKING
+    )
+    reservation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reservations.id"), index=True
+    )
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    amount: Mapped[Decimal]
+    refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod, "payment_method"))
+    gateway_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_type(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING
+    )
+    completed_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    # For a gateway payment paired with a wallet part: the wallet payment it completes.
+    paired_payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+
+    paired_payment: Mapped[Payment | None] = relationship(remote_side="Payment.id")
+
+
+class PaymentEvent(IdMixin, TimestampMixin, db.Model):
+    """A gateway event that has been applied; its unique event_id makes replays no-ops."""
+
+    __tablename__ = "payment_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]

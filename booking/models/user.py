@@ -1,0 +1,44 @@
+"""Accounts: customers, counter staff and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from booking.db_types import enum_type
+from booking.extensions import db
+from booking.models.enums import Role
+from booking.orm import IdMixin, TimestampMixin
+
+
+class User(IdMixin, TimestampMixin, UserMixin, db.Model):
+    """A person who signs in. Emails are stored lower-case, so uniqueness ignores case."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint("length(phone) BETWEEN 10 AND 15", name="phone_length"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+    )
+
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(15))
+    role: Mapped[Role] = mapped_column(enum_type(Role, "user_role"), default=Role.CUSTOMER)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+    @property
+    def full_name(self) -> str:
+        """First and last name."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def has_role(self, *roles: Role) -> bool:
+        """Whether the user holds one of the given roles."""
+        return self.role in roles

@@ -1,0 +1,1 @@
+"""Business logic: one module per noun. Services own their transaction and raise DomainError."""

@@ -1,0 +1,222 @@
+"""Accounts: registration, sign-in with lockout after repeated failures, and admin creation."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from functools import cache
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from booking.database import unit_of_work
+from booking.extensions import db
+from booking.models import User, Wallet
+from booking.models.enums import Role
+from booking.services import audit
+from booking.services.errors import Conflict, DomainError
+
+PASSWORD_RULE = "at least 8 characters with an upper-case letter, a lower-case letter and a digit"
+LOGIN_FAILED = (
+    "Email or password is incorrect. After {max} failed attempts, signing in to an account "
+    "is paused for {minutes} minutes."
+)
+
+
+class AccountError(DomainError):
+    """Registration or sign-in was refused."""
+
+
+def normalize_email(email: str) -> str:
+    """Validate an address and return it lower-cased.
+
+    :raise AccountError: when it is not a valid email address.
+    """
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AccountError(f"That email address is not valid: {exc}") from exc
+    return result.normalized.lower()
+
+
+def password_problem(password: str) -> str | None:
+    """Return why a password is too weak, or None when it is acceptable."""
+    if (
+        len(password) < 8
+        or not re.search(r"[A-Z]", password)
+        or not re.search(r"[a-z]", password)
+        or not re.search(r"\d", password)
+    ):
+        return f"Choose a password of {PASSWORD_RULE}."
+    return None
+
+
+def normalize_phone(phone: str) -> str:
+    """Strip spaces, dashes and a leading + from a phone number and check it has 10-15 digits.
+
+    :raise AccountError: when it does not.
+    """
+    digits = re.sub(r"[\s\-()+]", "", phone or "")
+    if not re.fullmatch(r"\d{10,15}", digits):
+        raise AccountError("Enter a phone number of 10 to 15 digits.")
+    return digits
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash of nothing in particular, checked against when the email is unknown."""
+    return _hash("not-a-password")
+
+
+def _hash(password: str) -> str:
+    """Hash a password with the configured method."""
+    return generate_password_hash(
+        password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    )
+
+
+def register(
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    phone: str,
+    now: datetime,
+    role: Role = Role.CUSTOMER,
+    actor_id: uuid.UUID | None = None,
+) -> User:
+    """Create an account (and its wallet) after checking every field.
+
+    :raise AccountError: for an invalid field; Conflict when the email is already registered.
+    """
+    email = normalize_email(email)
+    phone = normalize_phone(phone)
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem)
+    if not first_name.strip() or not last_name.strip():
+        raise AccountError("Enter your first and last name.")
+    try:
+        with unit_of_work() as session:
+            if session.scalar(select(User.id).where(User.email == email)) is not None:
+                raise Conflict("An account with that email already exists. Sign in instead.")
+            user = User(
+                email=email,
+                password_hash=_hash(password),
+                first_name=first_name.strip(),
+                last_name=last_name.strip(),
+                phone=phone,
+                role=role,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(user)
+            session.flush()
+            session.add(Wallet(user_id=user.id, created_at=now, updated_at=now))
+            audit.record(
+                "user", user.id, "user.registered", actor_id=actor_id or user.id, at=now, role=role
+            )
+    except IntegrityError as exc:
+        # Two registrations of one address at the same moment: the unique index decides.
+        raise Conflict("An account with that email already exists. Sign in instead.") from exc
+    audit.log_event("user.registered", user=user.id, role=role)
+    return user
+
+
+def authenticate(email: str, password: str, now: datetime) -> User:
+    """Return the user for a correct email and password.
+
+    Failures never say whether the email exists. After LOGIN_MAX_FAILURES wrong passwords the
+    account refuses even the right one until LOGIN_LOCK_MINUTES have passed.
+
+    :raise AccountError: with the same message for every kind of failure.
+    """
+    config = current_app.config
+    failed = AccountError(
+        LOGIN_FAILED.format(max=config["LOGIN_MAX_FAILURES"], minutes=config["LOGIN_LOCK_MINUTES"])
+    )
+    try:
+        email = normalize_email(email)
+    except AccountError:
+        raise failed from None
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.email == email).with_for_update())
+        if user is None:
+            # Spend the time a real check would, so the answer's timing says nothing either.
+            check_password_hash(_dummy_hash(), password)
+            audit.record("login", email, "user.login_failed", actor_id=None, at=now, reason="no")
+            audit.log_event("user.login_failed", reason="unknown_email")
+            outcome = None
+        elif user.locked_until and user.locked_until > now:
+            audit.record(
+                "user", user.id, "user.login_failed", actor_id=user.id, at=now, reason="locked"
+            )
+            outcome = None
+        elif not user.is_active or not check_password_hash(user.password_hash, password):
+            user.failed_logins += 1
+            locked = user.failed_logins >= config["LOGIN_MAX_FAILURES"]
+            if locked:
+                user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
+                user.failed_logins = 0
+            audit.record(
+                "user",
+                user.id,
+                "user.login_failed",
+                actor_id=user.id,
+                at=now,
+                reason="inactive" if not user.is_active else "password",
+                locked=locked,
+            )
+            audit.log_event("user.login_failed", user=user.id, locked=locked)
+            outcome = None
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            audit.record("user", user.id, "user.login", actor_id=user.id, at=now)
+            outcome = user
+    if outcome is None:
+        raise failed
+    audit.log_event("user.login", user=outcome.id)
+    return outcome
+
+
+def create_admin(email: str, password: str, now: datetime) -> User:
+    """Create an admin account, or promote and reset the password of an existing one.
+
+    :raise AccountError: for an invalid email or a weak password.
+    """
+    email = normalize_email(email)
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem)
+    existing = db.session.scalar(select(User).where(User.email == email))
+    if existing is None:
+        return register(
+            email=email,
+            password=password,
+            first_name="Admin",
+            last_name=email.split("@")[0],
+            phone="0000000000",
+            now=now,
+            role=Role.ADMIN,
+        )
+    with unit_of_work():
+        existing.role = Role.ADMIN
+        existing.password_hash = _hash(password)
+        existing.is_active = True
+        audit.record("user", existing.id, "user.promoted_admin", actor_id=None, at=now)
+    return existing
+
+
+def get_user(user_id: str | uuid.UUID) -> User | None:
+    """Load a user by id (for the session loader); None for a malformed or unknown id."""
+    try:
+        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+    except ValueError:
+        return None
+    return db.session.get(User, key)

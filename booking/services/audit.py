@@ -1,0 +1,63 @@
+"""The audit trail and structured event logs, written inside the caller's transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextvars import ContextVar
+from datetime import datetime
+from typing import Any
+
+from booking.extensions import db
+from booking.models import ActivityLog
+
+logger = logging.getLogger("booking.events")
+
+# Set by the web layer for each request so services can record where an action came from
+# without ever touching the request object.
+client_ip: ContextVar[str | None] = ContextVar("client_ip", default=None)
+
+
+def record(
+    entity_type: str,
+    entity_id: uuid.UUID | str,
+    action_type: str,
+    *,
+    actor_id: uuid.UUID | None,
+    at: datetime,
+    **details: Any,
+) -> ActivityLog:
+    """Add an activity_logs row to the current transaction (it commits or rolls back with it)."""
+    row = ActivityLog(
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        user_id=actor_id,
+        action_type=action_type,
+        details=_jsonable(details),
+        ip_address=client_ip.get(),
+        timestamp=at,
+    )
+    db.session.add(row)
+    return row
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """Write one ``event=... key=value`` line that a log search can filter on."""
+    parts = [f"event={event}"]
+    for key, value in fields.items():
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple | set) else str(value)
+        parts.append(f"{key}={text.replace(' ', '_')}")
+    logger.info(" ".join(parts))
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn UUIDs, Decimals, datetimes and enums into JSON-friendly values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

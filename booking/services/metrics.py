@@ -1,0 +1,47 @@
+"""Numbers for the admin dashboard."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from booking.extensions import db
+from booking.models import Booking, Reservation, Schedule
+from booking.models.enums import BookingStatus, HoldStatus, ScheduleStatus
+from booking.services.catalog import local_day_bounds, local_today
+
+
+def dashboard(now: datetime) -> dict:
+    """Today's trips, live holds, and today's bookings and takings (operator's day)."""
+    start, end = local_day_bounds(local_today(now))
+    trips_today = db.session.scalar(
+        select(func.count())
+        .select_from(Schedule)
+        .where(
+            Schedule.departure_at >= start,
+            Schedule.departure_at < end,
+            Schedule.status != ScheduleStatus.CANCELLED,
+        )
+    )
+    live_holds = db.session.scalar(
+        select(func.count())
+        .select_from(Reservation)
+        .where(Reservation.status == HoldStatus.ACTIVE, Reservation.expires_at > now)
+    )
+    bookings_today, takings_today = db.session.execute(
+        select(
+            func.count(), func.coalesce(func.sum(Booking.total_amount - Booking.refunded_amount), 0)
+        ).where(
+            Booking.confirmed_at >= start,
+            Booking.confirmed_at < end,
+            Booking.status != BookingStatus.CANCELLED,
+        )
+    ).one()
+    return {
+        "trips_today": trips_today,
+        "live_holds": live_holds,
+        "bookings_today": bookings_today,
+        "takings_today": Decimal(takings_today),
+    }

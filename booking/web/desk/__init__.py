@@ -1,0 +1,7 @@
+"""The booking desk for counter staff."""
+
+from flask import Blueprint
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+from booking.web.desk import routes  # noqa: E402, F401

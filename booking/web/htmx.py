@@ -1,0 +1,23 @@
+"""Answering htmx: the fragment for an htmx request, the full page for anything else."""
+
+from __future__ import annotations
+
+from flask import make_response, render_template, request
+from flask.typing import ResponseReturnValue
+
+
+def is_htmx() -> bool:
+    """True for an htmx request that wants a fragment (not boosted, not a history restore)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(page: str, fragment: str, status: int = 200, **context) -> ResponseReturnValue:
+    """Render ``fragment`` alone for htmx, else ``page`` (which includes it); Vary on HX-Request."""
+    response = make_response(render_template(fragment if is_htmx() else page, **context), status)
+    response.vary.add("HX-Request")
+    return response

@@ -1,0 +1,176 @@
+"""Test harness: one database per test session (SQLite file, or a fresh PostgreSQL database when
+DATABASE_URL names a PostgreSQL server), migrated once, emptied after every test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from booking import create_app
+from booking.extensions import db
+
+SERVER_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
+
+
+def pytest_report_header(config) -> str:
+    """Say which database this run uses."""
+    return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip PostgreSQL-only tests on SQLite, saying why."""
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgresql://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _psycopg_url(url: str) -> str:
+    """A SQLAlchemy URL that uses psycopg 3."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A database of this test session's own, created here and dropped at the end."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    import psycopg
+
+    server = make_url(_psycopg_url(SERVER_URL))
+    name = f"booking_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def make_config(database_url: str, **overrides) -> dict:
+    """The configuration every test app starts from."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "GATEWAY_WEBHOOK_SECRET": "test-webhook-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "REDIS_URL": None,
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def _migrated(database_url) -> str:
+    """Build the schema once with the Alembic migrations (which proves they run)."""
+    from flask_migrate import upgrade
+
+    app = create_app(make_config(database_url))
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def app(_migrated):
+    """The application, shared by the session (tests must not change its config)."""
+    app = create_app(make_config(_migrated))
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(_migrated):
+    """Build an extra app with changed settings on the same database; closed afterwards."""
+    made = []
+
+    def build(**overrides):
+        made.append(create_app(make_config(_migrated, **overrides)))
+        return made[-1]
+
+    yield build
+    for extra in made:
+        with extra.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request) -> Iterator[None]:
+    """Empty every table after each test that used the database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(text(f"DELETE FROM {table.name}"))
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for service tests; the session is removed afterwards."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner."""
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Sign in and out through the real forms."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str, follow_redirects: bool = False):
+        """POST the login form."""
+        return self._client.post(
+            "/login",
+            data={"email": email, "password": password},
+            follow_redirects=follow_redirects,
+        )
+
+    def logout(self):
+        """POST the logout form."""
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    """Sign-in helper for request tests."""
+    return AuthActions(client)

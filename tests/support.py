@@ -1,0 +1,107 @@
+"""Builders for test data: accounts, buses and trips with their seats. Each commits."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from booking.database import unit_of_work
+from booking.extensions import db
+from booking.layouts import load_builtin, seat_count
+from booking.models import Bus, Route, Schedule, User, Wallet, WalletTransaction
+from booking.models.enums import BusType, LedgerKind, Role
+from booking.services import accounts, inventory
+
+# A fixed "now" for service tests: mid-morning UTC, so trips a day or two ahead are on sale.
+NOW = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+PASSWORD = "Passw0rdOK"
+
+_counter = itertools.count(1)
+
+
+def make_user(
+    role: Role = Role.CUSTOMER,
+    email: str | None = None,
+    wallet: Decimal | str | int = 0,
+    now: datetime = NOW,
+    first_name: str = "Test",
+) -> User:
+    """An account (with a wallet) and, when asked, an opening wallet credit."""
+    n = next(_counter)
+    user = accounts.register(
+        email=email or f"user{n}-{uuid.uuid4().hex[:6]}@example.com",
+        password=PASSWORD,
+        first_name=first_name,
+        last_name=f"User{n}",
+        phone=f"98{n:08d}",
+        now=now,
+        role=role,
+    )
+    amount = Decimal(wallet)
+    if amount:
+        with unit_of_work() as session:
+            row = session.query(Wallet).filter_by(user_id=user.id).one()
+            row.balance = amount
+            session.add(
+                WalletTransaction(
+                    wallet_id=row.id,
+                    kind=LedgerKind.CREDIT,
+                    amount=amount,
+                    balance_after=amount,
+                    description="Opening credit (test)",
+                    created_at=now,
+                )
+            )
+    return user
+
+
+def make_trip(
+    *,
+    now: datetime = NOW,
+    departs_in: timedelta = timedelta(days=2),
+    layout: str = "seater_2x2_40",
+    bus_type: BusType = BusType.DELUXE,
+    base_price: Decimal | str = "500.00",
+    origin: str | None = None,
+    destination: str = "Chennai",
+) -> Schedule:
+    """A route, a bus with a built-in layout and one scheduled trip with its seats generated."""
+    n = next(_counter)
+    config = load_builtin(layout)
+    with unit_of_work() as session:
+        route = Route(
+            origin_city=origin or f"Origin{n}",
+            destination_city=destination,
+            distance_km=350.0,
+            estimated_duration_minutes=360,
+            created_at=now,
+            updated_at=now,
+        )
+        bus = Bus(
+            bus_number=f"TEST{n:05d}",
+            bus_type=bus_type,
+            total_seats=seat_count(config),
+            seat_layout_config=config,
+            amenities=["AC"],
+            created_at=now,
+            updated_at=now,
+        )
+        session.add_all([route, bus])
+        session.flush()
+        departure = now + departs_in
+        schedule = Schedule(
+            bus_id=bus.id,
+            route_id=route.id,
+            departure_at=departure,
+            arrival_at=departure + timedelta(hours=6),
+            base_price=Decimal(base_price),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(schedule)
+        session.flush()
+        inventory.add_seats(schedule, now)
+    db.session.refresh(schedule)
+    return schedule
