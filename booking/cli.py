@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 
 from booking.extensions import db
 from booking.orm import utcnow
-from booking.services import accounts, catalog
+from booking.services import accounts, catalog, holds
 from booking.services import seed as seed_service
 from booking.services.errors import DomainError
 
@@ -22,6 +22,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_group)
     app.cli.add_command(users_group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(holds_group)
+    app.cli.add_command(reconcile_command)
 
 
 @click.group("seed", cls=AppGroup, invoke_without_command=True)
@@ -81,6 +83,66 @@ def create_admin(email: str, password: str) -> None:
     except DomainError as error:
         raise click.ClickException(error.message) from error
     click.echo(f"Admin ready: {user.email}")
+
+
+@click.group("holds", cls=AppGroup)
+def holds_group() -> None:
+    """Look at and tidy seat holds."""
+
+
+@holds_group.command("expire")
+@click.option("--dry-run", is_flag=True, help="List what would be retired; change nothing.")
+@click.option("--batch-size", default=500, show_default=True)
+def holds_expire(dry_run: bool, batch_size: int) -> None:
+    """Retire every hold past its expiry (the beat does this every SWEEP_INTERVAL_SECONDS)."""
+    now = utcnow()
+    result = holds.expire_holds(now, batch_size=batch_size, dry_run=dry_run)
+    verb = "would retire" if dry_run else "retired"
+    for hold in result.retired:
+        click.echo(f"  {hold.id}  trip {hold.schedule_id}  {len(hold.seat_ids)} seat(s)")
+    click.echo(f"{verb} {len(result.retired)} lapsed hold(s)")
+
+
+@holds_group.command("list")
+@click.option("--schedule", "schedule_id", type=click.UUID, help="Only holds on this trip.")
+def holds_list(schedule_id) -> None:
+    """Active holds with the time they have left (0s: lapsed, waiting for the sweep)."""
+    rows = holds.active_holds(utcnow(), schedule_id)
+    for row in rows:
+        left = f"{row.seconds_left // 60}m{row.seconds_left % 60:02d}s"
+        click.echo(
+            f"  {row.id}  {left:>7}  {row.route:<28} {','.join(row.seat_numbers):<20} "
+            f"{row.customer}"
+        )
+    click.echo(f"{len(rows)} active hold(s)")
+
+
+@click.command("reconcile")
+@click.option("--only", multiple=True, help="Run only the named check (repeatable).")
+@with_appcontext
+def reconcile_command(only: tuple[str, ...]) -> None:
+    """Check every invariant of DESIGN.md over the whole database; exit 1 on any violation."""
+    from booking.services import invariants
+
+    unknown = set(only) - set(invariants.CHECKS)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown check(s): {', '.join(sorted(unknown))}", param_hint="--only"
+        )
+    failed = 0
+    for name in invariants.CHECKS:
+        if only and name not in only:
+            continue
+        violations = invariants.run_all([name])
+        db.session.rollback()
+        click.echo(f"{'FAIL' if violations else 'ok  '} {name}")
+        for violation in violations:
+            click.echo(f"     {violation}")
+        failed += len(violations)
+    if failed:
+        click.echo(f"{failed} violation(s)", err=True)
+        raise SystemExit(1)
+    click.echo("All invariants hold.")
 
 
 @click.command("demo")

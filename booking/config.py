@@ -59,6 +59,8 @@ def load_config(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Ping open seat-map sockets so dead browsers are noticed and idle proxies keep them.
+        "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
         # The operator and how money and times are shown.
         "OPERATOR_NAME": os.environ.get("OPERATOR_NAME", "Demo Travels"),
         "CURRENCY_SYMBOL": os.environ.get("CURRENCY_SYMBOL", "Rs"),

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from booking import create_app
 from booking.extensions import db
+from tests.support import empty_tables
 
 SERVER_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
@@ -102,8 +102,10 @@ def app(_migrated):
 
 
 @pytest.fixture
-def make_app(_migrated):
+def make_app(_migrated, app):
     """Build an extra app with changed settings on the same database; closed afterwards."""
+    from booking import realtime
+
     made = []
 
     def build(**overrides):
@@ -112,23 +114,26 @@ def make_app(_migrated):
 
     yield build
     for extra in made:
+        realtime.shutdown(extra)
         with extra.app_context():
             db.session.remove()
             db.engine.dispose()
+    # Each create_app makes its Celery app the current one: give that back to the session's app
+    # so later tests do not send tasks to a broker of this test's own.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
 
 
 @pytest.fixture(autouse=True)
 def _clean_database(request) -> Iterator[None]:
     """Empty every table after each test that used the database."""
+    uses_database = "_migrated" in request.fixturenames
+    app = request.getfixturevalue("app") if uses_database else None
     yield
-    if "app" not in request.fixturenames:
+    if app is None:
         return
-    app = request.getfixturevalue("app")
     with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(text(f"DELETE FROM {table.name}"))
+        empty_tables()
 
 
 @pytest.fixture

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy import event
 
 from booking.database import unit_of_work
 from booking.extensions import db
@@ -105,3 +109,26 @@ def make_trip(
         inventory.add_seats(schedule, now)
     db.session.refresh(schedule)
     return schedule
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    """Collect the SQL statements sent to the database inside the block."""
+    statements: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def empty_tables() -> None:
+    """Delete every row of every table (children first)."""
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())

@@ -93,15 +93,33 @@ def test_register_refuses_an_email_that_differs_only_in_case(client, app):
 def test_register_service_checks_rules_without_the_form(app_ctx):
     """The service enforces the rules itself, for callers other than the form."""
     with pytest.raises(DomainError, match="at least 8 characters"):
-        accounts.register(email="a@example.com", password="weak", first_name="A",
-                          last_name="B", phone="9800000000", now=NOW)  # fmt: skip
+        accounts.register(
+            email="a@example.com",
+            password="weak",
+            first_name="A",
+            last_name="B",
+            phone="9800000000",
+            now=NOW,
+        )
     with pytest.raises(DomainError, match="10 to 15 digits"):
-        accounts.register(email="a@example.com", password=PASSWORD, first_name="A",
-                          last_name="B", phone="98", now=NOW)  # fmt: skip
+        accounts.register(
+            email="a@example.com",
+            password=PASSWORD,
+            first_name="A",
+            last_name="B",
+            phone="98",
+            now=NOW,
+        )
     make_user(email="dup@example.com")
     with pytest.raises(Conflict):
-        accounts.register(email="DUP@example.com", password=PASSWORD, first_name="A",
-                          last_name="B", phone="9800000000", now=NOW)  # fmt: skip
+        accounts.register(
+            email="DUP@example.com",
+            password=PASSWORD,
+            first_name="A",
+            last_name="B",
+            phone="9800000000",
+            now=NOW,
+        )
 
 
 # ---- sign in -----------------------------------------------------------------------------
@@ -159,14 +177,15 @@ def test_next_only_leads_back_into_the_site(client, auth, app):
     """A local next is followed; an outside one is ignored."""
     with app.app_context():
         make_user(email="kiran@example.com")
-    inside = client.post("/login?next=/healthz", data={"email": "kiran@example.com",
-                                                         "password": PASSWORD})  # fmt: skip
+    inside = client.post(
+        "/login?next=/healthz", data={"email": "kiran@example.com", "password": PASSWORD}
+    )
     assert inside.headers["Location"] == "/healthz"
     auth.logout()
     outside = client.post(
-        "/login?next=https://evil.example/", data={"email": "kiran@example.com",
-                                                   "password": PASSWORD},
-    )  # fmt: skip
+        "/login?next=https://evil.example/",
+        data={"email": "kiran@example.com", "password": PASSWORD},
+    )
     assert outside.headers["Location"] == "/"
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from booking.formatting import local_time
 from booking.orm import utcnow
-from booking.web.filters import local_time
 from tests.support import make_trip
 
 

@@ -146,9 +146,22 @@ def world(app_ctx) -> World:
     session.add_all([booked_seat, payment, ticket, cancellation, debit, promo])
     session.commit()
     return World(
-        customer, staff, schedule, seat, other_seat, hold, claim, booking, booked_seat, payment,
-        ticket, cancellation, wallet, debit, promo,
-    )  # fmt: skip
+        customer,
+        staff,
+        schedule,
+        seat,
+        other_seat,
+        hold,
+        claim,
+        booking,
+        booked_seat,
+        payment,
+        ticket,
+        cancellation,
+        wallet,
+        debit,
+        promo,
+    )
 
 
 def _copy(row, **changes) -> dict:
@@ -166,9 +179,16 @@ def sql(statement: str):
 def _event(w: World):
     """An insert of gateway event 'evt-1' for the world's payment."""
     return insert(PaymentEvent).values(
-        id=uuid.uuid4(), event_id="evt-1", payment_id=w.payment.id, event_type="payment.succeeded",
-        outcome="applied", payload={}, received_at=NOW, created_at=NOW, updated_at=NOW,
-    )  # fmt: skip
+        id=uuid.uuid4(),
+        event_id="evt-1",
+        payment_id=w.payment.id,
+        event_type="payment.succeeded",
+        outcome="applied",
+        payload={},
+        received_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 # (name the database reports (PostgreSQL|SQLite when they differ), how to break the rule)
@@ -268,7 +288,13 @@ CASES = [
     ),
     (
         "ck_bookings_breakdown_not_negative",
-        lambda w: update(Booking).values(discount_amount=Decimal("-1.00")),
+        lambda w: update(Booking).values(
+            discount_amount=Decimal("-1.00"), total_amount=Decimal("551.00")
+        ),
+    ),
+    (
+        "ck_bookings_breakdown_adds_up",
+        lambda w: update(Booking).values(total_amount=Decimal("549.00")),
     ),
     ("ck_bookings_desk_names_clerk", lambda w: update(Booking).values(channel=Channel.DESK)),
     ("ck_bookings_online_has_user", lambda w: update(Booking).values(user_id=None)),

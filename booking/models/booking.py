@@ -39,6 +39,9 @@ class Booking(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("refunded_amount >= 0", name="refunded_not_negative"),
         CheckConstraint("refunded_amount <= total_amount", name="refund_within_total"),
         CheckConstraint("discount_amount >= 0 AND tax_amount >= 0", name="breakdown_not_negative"),
+        CheckConstraint(
+            "total_amount = base_amount - discount_amount + tax_amount", name="breakdown_adds_up"
+        ),
         CheckConstraint("(channel = 'desk') = (sold_by_id IS NOT NULL)", name="desk_names_clerk"),
         CheckConstraint("channel = 'desk' OR user_id IS NOT NULL", name="online_has_user"),
     )
@@ -52,7 +55,7 @@ class Booking(IdMixin, TimestampMixin, db.Model):
     contact_name: Mapped[str] = mapped_column(String(160))
     contact_phone: Mapped[str] = mapped_column(String(15), index=True)
     contact_email: Mapped[str | None] = mapped_column(String(254))
-    base_amount: Mapped[Decimal]
+    base_amount: Mapped[Decimal]  # fares: base prices plus seat extras, before any discount
     discount_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     tax_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     total_amount: Mapped[Decimal]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +58,9 @@ class Reservation(IdMixin, TimestampMixin, db.Model):
     total_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(200))
+    # Passengers, contact and promo code given at checkout; the booking is built from them once
+    # payment succeeds (payment-first), possibly in a webhook long after the customer left.
+    checkout: Mapped[dict[str, Any] | None]
 
     schedule: Mapped[Schedule] = relationship()
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])

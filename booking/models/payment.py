@@ -50,6 +50,7 @@ class Payment(IdMixin, TimestampMixin, db.Model):
     refunded_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     method: Mapped[PaymentMethod] = mapped_column(enum_type(PaymentMethod, "payment_method"))
     gateway_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    gateway_url: Mapped[str | None] = mapped_column(String(500))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[PaymentStatus] = mapped_column(
         enum_type(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING

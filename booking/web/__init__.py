@@ -11,12 +11,29 @@ from booking.services import accounts, audit
 def register_web(app: Flask) -> None:
     """Attach blueprints, error handlers, filters and request hooks to the app."""
     from booking.web import errors, filters
+    from booking.web.account import bp as account_bp
     from booking.web.admin import bp as admin_bp
     from booking.web.auth import bp as auth_bp
+    from booking.web.checkout import bp as checkout_bp
     from booking.web.desk import bp as desk_bp
+    from booking.web.live import bp as live_bp
+    from booking.web.payments import bp as payments_bp
+    from booking.web.payments import sandbox_bp
     from booking.web.public import bp as public_bp
+    from booking.web.schedules import bp as schedules_bp
 
-    for blueprint in (public_bp, auth_bp, desk_bp, admin_bp):
+    for blueprint in (
+        public_bp,
+        auth_bp,
+        schedules_bp,
+        checkout_bp,
+        account_bp,
+        payments_bp,
+        sandbox_bp,
+        live_bp,
+        desk_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)
     errors.register(app)
     filters.register(app)

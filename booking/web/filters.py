@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from flask import Flask
 
-from flask import Flask, current_app
+from booking.formatting import duration, local_time, money, percent
 
-
-def money(value: Decimal | int | float | None) -> str:
-    """'Rs 1,234.50' (whole amounts keep their paise: 'Rs 650.00')."""
-    if value is None:
-        return ""
-    amount = Decimal(value).quantize(Decimal("0.01"))
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{current_app.config['CURRENCY_SYMBOL']} {abs(amount):,.2f}"
+SEAT_STATES = {
+    "available": "available",
+    "held": "held by another customer",
+    "booked": "booked",
+    "yours": "held by you",
+}
 
 
-def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
-    """A UTC time shown in the operator's time zone."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
-
-
-def duration(minutes: int) -> str:
-    """'6h 30m'."""
-    hours, rest = divmod(int(minutes), 60)
-    return f"{hours}h {rest:02d}m" if hours else f"{rest}m"
+def seat_label(seat) -> str:
+    """A seat's accessible name: 'Seat 3B, window, ladies only, available, Rs 650.00'."""
+    kind = "Berth" if seat.seat_type == "sleeper" else "Seat"
+    parts = [f"{kind} {seat.number}"]
+    if seat.is_window:
+        parts.append("window")
+    if seat.seat_type == "premium":
+        parts.append("premium")
+    if seat.ladies_only:
+        parts.append("ladies only")
+    parts.append(SEAT_STATES.get(seat.state, seat.state))
+    parts.append(money(seat.fare))
+    return ", ".join(parts)
 
 
 def register(app: Flask) -> None:
     """Make the filters available to templates."""
     app.add_template_filter(money)
+    app.add_template_filter(seat_label)
+    app.add_template_filter(percent)
     app.add_template_filter(local_time)
     app.add_template_filter(duration)
 

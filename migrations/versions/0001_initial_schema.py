@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 05:52:09.551025
+Create Date: 2026-11-22 06:34:05.872743
 
 """
 
@@ -277,6 +277,7 @@ def upgrade():
         sa.Column("total_amount", booking.db_types.Money(precision=12, scale=2), nullable=False),
         sa.Column("ended_at", booking.db_types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("end_reason", sa.String(length=200), nullable=True),
+        sa.Column("checkout", sa.JSON(), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", booking.db_types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", booking.db_types.UTCDateTime(timezone=True), nullable=False),
@@ -441,6 +442,10 @@ def upgrade():
             "refunded_amount <= total_amount", name=op.f("ck_bookings_refund_within_total")
         ),
         sa.CheckConstraint("refunded_amount >= 0", name=op.f("ck_bookings_refunded_not_negative")),
+        sa.CheckConstraint(
+            "total_amount = base_amount - discount_amount + tax_amount",
+            name=op.f("ck_bookings_breakdown_adds_up"),
+        ),
         sa.ForeignKeyConstraint(
             ["promo_code_id"],
             ["promo_codes.id"],
@@ -621,6 +626,7 @@ def upgrade():
             nullable=False,
         ),
         sa.Column("gateway_reference", sa.String(length=64), nullable=True),
+        sa.Column("gateway_url", sa.String(length=500), nullable=True),
         sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.Column(
             "status",

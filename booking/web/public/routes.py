@@ -1,4 +1,4 @@
-"""The home page with trip search, and /healthz."""
+"""The search page (home) and /healthz."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from booking.web.public.forms import SearchForm
 
 @bp.get("/")
 def home():
-    """Search form and the trips of the chosen day (today by default)."""
+    """Search trips by route and date (today by default); results update in place with htmx."""
     now = utcnow()
     form = SearchForm(request.args)
     today = catalog.local_today(now)
@@ -25,8 +25,14 @@ def home():
             form.date.errors.append("Choose today or a later date.")
         else:
             day = form.date.data
-    trips = catalog.trips_on(
-        day, now, origin=form.origin.data or None, destination=form.destination.data or None
+    result = catalog.search(
+        day=day,
+        now=now,
+        origin=(form.origin.data or "").strip() or None,
+        destination=(form.destination.data or "").strip() or None,
+        sort=form.sort.data or "departure",
+        bus_types=form.bus_type.data or None,
+        window=form.window.data or None,
     )
     return render(
         "public/home.html",
@@ -34,7 +40,7 @@ def home():
         form=form,
         day=day,
         today=today,
-        trips=trips,
+        result=result,
         cities=catalog.cities(),
     )
 

@@ -1,0 +1,85 @@
+"""The payment gateway adapter: what the payments service asks of a gateway, and which one to use.
+
+A real gateway is one new module beside sandbox.py exposing ``from_config(config) -> Gateway``,
+plus one line in ADAPTERS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from flask import current_app
+
+from booking.services.errors import DomainError
+
+EVENT_TYPES = frozenset(
+    {"payment.succeeded", "payment.failed", "payment.abandoned", "refund.succeeded"}
+)
+
+# GATEWAY setting -> module holding that gateway's adapter.
+ADAPTERS = {"sandbox": "booking.gateway.sandbox"}
+
+
+class WebhookError(DomainError):
+    """A webhook call was refused: unsigned, badly signed, stale or not understood."""
+
+    status = 400
+
+
+@dataclass(frozen=True)
+class GatewaySession:
+    """A checkout session at the gateway: its reference and the page the customer pays on."""
+
+    reference: str
+    url: str
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified gateway event about one payment (or its refund)."""
+
+    event_id: str
+    event_type: str
+    gateway_reference: str
+    amount: Decimal
+    payload: dict[str, Any] = field(repr=False)
+
+
+class Gateway(Protocol):
+    """What the payments service needs from a payment gateway."""
+
+    def create_session(
+        self, payment_id: uuid.UUID, amount: Decimal, return_url: str
+    ) -> GatewaySession:
+        """Open a checkout session for ``amount``; the customer is sent to its url."""
+        ...
+
+    def verify_webhook(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> WebhookEvent:
+        """Check a webhook's signature and freshness and parse it.
+
+        :raise WebhookError: for anything but a well-signed, fresh, well-formed event.
+        """
+        ...
+
+    def refund(self, gateway_reference: str, amount: Decimal, reason: str) -> str:
+        """Refund ``amount`` of a captured payment; returns the gateway's refund reference."""
+        ...
+
+
+def get_gateway() -> Gateway:
+    """The gateway named by the GATEWAY setting.
+
+    :raise RuntimeError: when GATEWAY names no known gateway (a deployment error).
+    """
+    name = current_app.config["GATEWAY"]
+    if name not in ADAPTERS:
+        raise RuntimeError(f"Unknown GATEWAY {name!r}; known: {', '.join(sorted(ADAPTERS))}.")
+    return importlib.import_module(ADAPTERS[name]).from_config(current_app.config)

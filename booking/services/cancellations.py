@@ -1,0 +1,454 @@
+"""Cancellations: the refund policy, whole or partial cancellation of a booking, and an operator
+cancelling a whole trip. One preview function gives the refund the cancellation will pay.
+
+Policy (settings): a customer cancels up to CANCEL_CUSTOMER_CUTOFF_HOURS before departure, with
+100% back more than CANCEL_FULL_REFUND_HOURS before and CANCEL_PARTIAL_REFUND_PERCENT after;
+staff and admins may also cancel later, at 0%. A trip the operator cancels refunds 100%.
+Lock order: booking, wallet, seats, schedule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from booking.database import on_commit, unit_of_work
+from booking.extensions import db
+from booking.formatting import local_time, money
+from booking.models import (
+    Booking,
+    BookingSeat,
+    Cancellation,
+    Payment,
+    Reservation,
+    ReservationSeat,
+    Schedule,
+    Seat,
+    User,
+)
+from booking.models.enums import (
+    BookingPaymentStatus,
+    BookingSeatStatus,
+    BookingStatus,
+    HoldStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundMode,
+    RefundStatus,
+    Role,
+    ScheduleStatus,
+    SeatStatus,
+)
+from booking.services import audit, holds, notifications, tickets, wallet
+from booking.services.errors import DomainError, NotFound
+from booking.services.pricing import split_by_fare
+
+ZERO = Decimal("0.00")
+
+
+class CancelError(DomainError):
+    """A cancellation was refused; nothing changed."""
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What cancelling these seats would refund, and the rule that decides it."""
+
+    seat_numbers: tuple[str, ...]
+    charged: Decimal
+    percent: int
+    amount: Decimal
+    rule: str
+    allowed: bool
+    refusal: str | None = None
+
+
+@dataclass(frozen=True)
+class TripCancellation:
+    """What cancelling a trip did (zeros when it had been done already)."""
+
+    bookings_cancelled: int
+    holds_released: int
+    refunded: Decimal
+
+
+def booking_for(reference: str, viewer: User) -> Booking:
+    """A booking by reference, if the viewer may see it (its customer, staff or admins).
+
+    :raise NotFound: otherwise (404 rather than 403, so references cannot be probed).
+    """
+    booking = db.session.scalar(select(Booking).where(Booking.reference == reference.upper()))
+    if booking is None or (viewer.role == Role.CUSTOMER and booking.user_id != viewer.id):
+        raise NotFound("We could not find that booking.")
+    return booking
+
+
+def refund_preview(
+    booking: Booking,
+    seat_numbers: list[str] | None,
+    *,
+    actor_role: Role,
+    now: datetime,
+    operator: bool = False,
+) -> RefundPreview:
+    """The refund for cancelling ``seat_numbers`` (all booked seats when None) right now."""
+    booked = [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
+    chosen = _chosen(booked, seat_numbers)
+    charged = sum((s.charged for s in chosen), ZERO)
+    numbers = tuple(s.seat_number for s in chosen)
+    percent, rule, refusal = _policy(booking, actor_role, now, operator)
+    if booking.status != BookingStatus.CONFIRMED:
+        refusal = "This booking is not active any more."
+    if refusal:
+        return RefundPreview(numbers, charged, 0, ZERO, rule, False, refusal)
+    amount = (charged * percent / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    amount = min(amount, booking.total_amount - booking.refunded_amount)
+    return RefundPreview(numbers, charged, percent, amount, rule, True)
+
+
+def cancel_booking(
+    booking_id: uuid.UUID,
+    *,
+    actor_id: uuid.UUID,
+    now: datetime,
+    seat_numbers: list[str] | None = None,
+    reason: str | None = None,
+    refund_mode: RefundMode | None = None,
+    operator: bool = False,
+) -> Cancellation:
+    """Cancel some or all seats of a booking, refund by the policy, free the seats.
+
+    The refund goes to the wallet (default for customers: at once, refund rows linked to the
+    wallet debit where the wallet paid) or back to the original methods (the gateway part through
+    the gateway, cash at the desk). The remaining seats keep a reissued ticket.
+
+    :raise CancelError: when the policy does not allow it or a seat is not booked; NotFound for
+        a booking the actor may not touch.
+    """
+    return holds.with_retries(
+        lambda: _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
+    )
+
+
+def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator):
+    """One attempt at cancel_booking."""
+    with unit_of_work() as session:
+        actor = session.get(User, actor_id)
+        booking = session.scalar(
+            select(Booking)
+            .where(Booking.id == booking_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if booking is None or actor is None:
+            raise NotFound("We could not find that booking.")
+        if actor.role == Role.CUSTOMER and booking.user_id != actor.id:
+            raise NotFound("We could not find that booking.")
+        preview = refund_preview(
+            booking, seat_numbers, actor_role=actor.role, now=now, operator=operator
+        )
+        if not preview.allowed:
+            raise CancelError(preview.refusal)
+        mode = refund_mode or (RefundMode.WALLET if booking.user_id else RefundMode.ORIGINAL)
+        if mode == RefundMode.WALLET and booking.user_id is None:
+            raise CancelError("A walk-in booking has no wallet; refund to the original method.")
+
+        chosen = _chosen([s for s in booking.seats if s.status == "booked"], seat_numbers)
+        cancellation = Cancellation(
+            id=uuid.uuid4(),
+            booking_id=booking.id,
+            cancelled_by_id=actor.id,
+            reason=(reason or "").strip()[:500] or None,
+            refund_percent=preview.percent,
+            refund_amount=preview.amount,
+            refund_mode=mode,
+            refund_status=RefundStatus.PROCESSED,
+            processed_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(cancellation)
+        session.flush()
+        if preview.amount > 0:
+            _pay_back(booking, preview.amount, mode, now)
+        seat_ids = [s.seat_id for s in chosen]
+        for booked_seat in chosen:
+            booked_seat.status = BookingSeatStatus.CANCELLED
+            booked_seat.cancellation_id = cancellation.id
+        _free_seats(session, booking, seat_ids, now)
+        booking.refunded_amount += preview.amount
+        booking.payment_status = _payment_status(booking)
+        whole = all(s.status == BookingSeatStatus.CANCELLED for s in booking.seats)
+        if whole:
+            booking.status = BookingStatus.CANCELLED
+        booking.updated_at = now
+        tickets.reissue_ticket(booking.ticket, now)
+        audit.record(
+            "booking",
+            booking.id,
+            "booking.cancelled" if whole else "booking.seats_cancelled",
+            actor_id=actor.id,
+            at=now,
+            reference=booking.reference,
+            seats=list(preview.seat_numbers),
+            refund=preview.amount,
+            percent=preview.percent,
+            mode=mode,
+            rule=preview.rule,
+            reason=cancellation.reason,
+        )
+        notifications.queue(
+            kind="booking_cancelled",
+            to=booking.contact_email or _email_of(booking.user_id),
+            subject=f"Booking {booking.reference}: "
+            + ("cancelled" if whole else f"seats {', '.join(preview.seat_numbers)} cancelled"),
+            body=_cancel_body(booking, preview, mode, whole),
+            now=now,
+            booking_id=booking.id,
+            attach_ticket=not whole,
+        )
+        schedule_id = booking.schedule_id
+        on_commit(lambda: _after_cancel(schedule_id, seat_ids))
+    return cancellation
+
+
+def cancel_trip(
+    schedule_id: uuid.UUID, *, admin_id: uuid.UUID, reason: str, now: datetime
+) -> TripCancellation:
+    """The operator cancels a trip: no more sales, every hold released, every booking refunded
+    100% to its original methods. Running it again does nothing more.
+
+    :raise CancelError: without a reason or for a trip that has already left.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise CancelError("Give a reason for cancelling the trip; passengers will read it.")
+    with unit_of_work() as session:
+        schedule = session.get(Schedule, schedule_id)
+        if schedule is None:
+            raise NotFound("We could not find that trip.")
+        if schedule.status in (ScheduleStatus.DEPARTED, ScheduleStatus.COMPLETED):
+            raise CancelError("This trip has already left; it cannot be cancelled.")
+        # Stop sales first (its own short transaction), so no new hold or booking can start.
+        if schedule.status != ScheduleStatus.CANCELLED:
+            schedule.status = ScheduleStatus.CANCELLED
+            audit.record(
+                "schedule",
+                schedule.id,
+                "schedule.cancelled",
+                actor_id=admin_id,
+                at=now,
+                reason=reason,
+            )
+    hold_ids = db.session.scalars(
+        select(Reservation.id).where(
+            Reservation.schedule_id == schedule_id, Reservation.status == HoldStatus.ACTIVE
+        )
+    ).all()
+    for hold_id in hold_ids:
+        holds.admin_release(hold_id, admin_id=admin_id, reason=f"trip cancelled: {reason}", now=now)
+    booking_ids = db.session.scalars(
+        select(Booking.id).where(
+            Booking.schedule_id == schedule_id, Booking.status == BookingStatus.CONFIRMED
+        )
+    ).all()
+    refunded = ZERO
+    for booking_id in booking_ids:
+        done = cancel_booking(
+            booking_id,
+            actor_id=admin_id,
+            now=now,
+            reason=f"Trip cancelled: {reason}",
+            refund_mode=RefundMode.ORIGINAL,
+            operator=True,
+        )
+        refunded += done.refund_amount
+    return TripCancellation(len(booking_ids), len(hold_ids), refunded)
+
+
+# ---- inside the transaction -------------------------------------------------------------------
+
+
+def _policy(booking: Booking, role: Role, now: datetime, operator: bool):
+    """(percent, rule in words, refusal or None) for cancelling now."""
+    config = current_app.config
+    full_hours = config["CANCEL_FULL_REFUND_HOURS"]
+    cutoff_hours = config["CANCEL_CUSTOMER_CUTOFF_HOURS"]
+    partial = config["CANCEL_PARTIAL_REFUND_PERCENT"]
+    if operator:
+        return 100, "Trip cancelled by the operator: full refund.", None
+    departure = db.session.scalar(
+        select(Schedule.departure_at).where(Schedule.id == booking.schedule_id)
+    )
+    hours = (departure - now).total_seconds() / 3600
+    if hours <= 0:
+        return 0, "The bus has left.", "This bus has already left; it can no longer be cancelled."
+    if hours > full_hours:
+        return 100, f"More than {full_hours} hours before departure: full refund.", None
+    if hours > cutoff_hours:
+        return partial, f"Between {cutoff_hours} and {full_hours} hours: {partial}% refund.", None
+    rule = f"Within {cutoff_hours} hours of departure: no refund."
+    if role in (Role.STAFF, Role.ADMIN):
+        return 0, rule, None
+    return (
+        0,
+        rule,
+        (
+            f"Bookings can be cancelled online up to {cutoff_hours} hours before departure. "
+            "Please speak to our counter staff."
+        ),
+    )
+
+
+def _chosen(booked: list[BookingSeat], seat_numbers: list[str] | None) -> list[BookingSeat]:
+    """The booked seats to cancel.
+
+    :raise CancelError: naming any seat that is not booked on this booking, or for none.
+    """
+    if seat_numbers is None:
+        chosen = booked
+    else:
+        wanted = {n.strip().upper() for n in seat_numbers if n.strip()}
+        chosen = [s for s in booked if s.seat_number in wanted]
+        missing = sorted(wanted - {s.seat_number for s in chosen})
+        if missing:
+            raise CancelError(f"Seats {', '.join(missing)} are not booked on this booking.")
+    if not chosen:
+        raise CancelError("Choose at least one booked seat to cancel.")
+    return chosen
+
+
+def _pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime) -> None:
+    """Spread a refund over the booking's payments and give it back by ``mode``."""
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.COMPLETED)
+            .order_by(Payment.method != PaymentMethod.WALLET, Payment.created_at)
+            .with_for_update()
+        )
+    )
+    left = [p.amount - p.refunded_amount for p in payments]
+    shares = split_by_fare(amount, left) if payments else []
+    purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
+    for payment, share in zip(payments, shares, strict=True):
+        if share <= 0:
+            continue
+        label = f"Refund for booking {booking.reference}"
+        if payment.method == PaymentMethod.WALLET:
+            debit = wallet.debit_for_payment(payment.id)
+            wallet.refund(purse, debit, share, now=now, description=label, booking_id=booking.id)
+        elif mode == RefundMode.WALLET:
+            wallet.credit(
+                purse,
+                share,
+                now=now,
+                description=label,
+                payment_id=payment.id,
+                booking_id=booking.id,
+            )
+        elif payment.method != PaymentMethod.CASH:
+            reference = payment.gateway_reference
+            on_commit(lambda r=reference, s=share, why=label: _gateway_refund(r, s, why))
+        payment.refunded_amount += share
+        if payment.refunded_amount == payment.amount:
+            payment.status = PaymentStatus.REFUNDED
+        audit.record(
+            "payment",
+            payment.id,
+            "payment.refunded",
+            actor_id=None,
+            at=now,
+            amount=share,
+            mode=mode,
+            booking=booking.reference,
+        )
+
+
+def _free_seats(session, booking: Booking, seat_ids: list[uuid.UUID], now: datetime) -> None:
+    """End the claims on cancelled seats, make them available, give them back to the counter."""
+    session.execute(
+        select(Seat.id).where(Seat.id.in_(sorted(seat_ids))).order_by(Seat.id).with_for_update()
+    )
+    session.execute(
+        update(ReservationSeat)
+        .where(
+            ReservationSeat.reservation_id == booking.reservation_id,
+            ReservationSeat.seat_id.in_(seat_ids),
+            ReservationSeat.is_live,
+        )
+        .values(is_live=False, released_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Seat)
+        .where(Seat.id.in_(seat_ids))
+        .values(status=SeatStatus.AVAILABLE, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Schedule)
+        .where(Schedule.id == booking.schedule_id)
+        .values(
+            available_seats=Schedule.available_seats + len(seat_ids),
+            seat_version=Schedule.seat_version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _payment_status(booking: Booking) -> BookingPaymentStatus:
+    """Completed, partially refunded or refunded, from the amounts."""
+    if booking.refunded_amount == 0:
+        return BookingPaymentStatus.COMPLETED
+    if booking.refunded_amount >= booking.total_amount:
+        return BookingPaymentStatus.REFUNDED
+    return BookingPaymentStatus.PARTIALLY_REFUNDED
+
+
+def _gateway_refund(reference: str | None, amount: Decimal, reason: str) -> None:
+    """Return money through the gateway after commit."""
+    from booking.services.payments import _gateway_refund as refund_through_gateway
+
+    refund_through_gateway(reference, amount, reason)
+
+
+def _after_cancel(schedule_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> None:
+    """Broadcast the freed seats (after commit)."""
+    from booking import realtime
+
+    realtime.seats_changed(schedule_id, seat_ids)
+
+
+def _email_of(user_id: uuid.UUID | None) -> str | None:
+    """A customer's account email."""
+    return db.session.scalar(select(User.email).where(User.id == user_id)) if user_id else None
+
+
+def _cancel_body(booking: Booking, preview: RefundPreview, mode: RefundMode, whole: bool) -> str:
+    """The text of the cancellation email."""
+    schedule = db.session.get(Schedule, booking.schedule_id)
+    where = "to your wallet" if mode == RefundMode.WALLET else "to your original payment method"
+    what = (
+        "Your booking is cancelled"
+        if whole
+        else (
+            f"Seats {', '.join(preview.seat_numbers)} are cancelled; your other seats stay booked "
+            "and your updated ticket is attached"
+        )
+    )
+    refund = (
+        f"We are refunding {money(preview.amount)} ({preview.percent}%) {where}."
+        if preview.amount > 0
+        else "No refund is due under our cancellation policy."
+    )
+    return (
+        f"Hello {booking.contact_name},\n\n{what}.\n"
+        f"Booking {booking.reference}: {schedule.route.name}, "
+        f"{local_time(schedule.departure_at)}.\n{refund}\n{preview.rule}\n"
+    )

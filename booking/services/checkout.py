@@ -1,0 +1,180 @@
+"""The checkout of a hold: what the page shows (seats, countdown, price by the one pricing
+function, wallet) and where paying leads (wallet at once, or the gateway)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from booking.extensions import db
+from booking.models import Booking, Reservation, Schedule, Seat, User
+from booking.models.enums import HoldStatus, PaymentMethod
+from booking.services import holds, payments, pricing, wallet
+from booking.services.payments import CheckoutDetails, PaymentError
+from booking.services.pricing import PromoError, Quote
+
+
+@dataclass(frozen=True)
+class CheckoutPage:
+    """Everything the checkout page shows for one hold."""
+
+    hold: Reservation
+    schedule: Schedule
+    seats: list[Seat]
+    live: bool
+    seconds_left: int
+    quote: Quote
+    promo_error: str | None
+    wallet_balance: Decimal
+    use_wallet: bool
+    booking: Booking | None
+    last_payment: dict
+
+    @property
+    def needs_gateway(self) -> bool:
+        """Whether the customer must pick a gateway method (the wallet does not cover it)."""
+        return self.quote.gateway_payable > 0
+
+    @property
+    def can_revive(self) -> bool:
+        """A lapsed hold the customer may try to revive."""
+        return not self.live and self.hold.status in (HoldStatus.ACTIVE, HoldStatus.EXPIRED)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """Where paying led: a confirmed booking, or the gateway's page."""
+
+    booking: Booking | None = None
+    redirect_url: str | None = None
+
+
+def page(
+    hold_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    now: datetime,
+    *,
+    promo_code: str | None = None,
+    use_wallet: bool | None = None,
+) -> CheckoutPage:
+    """The checkout of the customer's hold as of ``now`` (a bad promo code is reported, not
+    raised, and the price is shown without it).
+
+    :raise NotFound: for an unknown hold or another customer's.
+    """
+    hold = holds.get_hold(hold_id, customer_id)
+    schedule = db.session.get(Schedule, hold.schedule_id)
+    live = hold.is_live_at(now)
+    seats = holds.held_seats(hold.id) or _last_seats(hold)
+    balance = wallet.balance(customer_id)
+    use_wallet = balance > 0 if use_wallet is None else use_wallet
+    promo_error = None
+    try:
+        quote = _price(schedule, seats, now, promo_code, customer_id, balance, use_wallet)
+    except PromoError as error:
+        promo_error = error.message
+        quote = _price(schedule, seats, now, None, customer_id, balance, use_wallet)
+    booking = db.session.scalar(select(Booking).where(Booking.reservation_id == hold.id))
+    progress = payments.payment_progress(hold.id, customer_id) if booking is None else {}
+    return CheckoutPage(
+        hold=hold,
+        schedule=schedule,
+        seats=seats,
+        live=live,
+        seconds_left=max(0, int((hold.expires_at - now).total_seconds())) if live else 0,
+        quote=quote,
+        promo_error=promo_error,
+        wallet_balance=balance,
+        use_wallet=use_wallet,
+        booking=booking,
+        last_payment=progress,
+    )
+
+
+def submit(
+    hold_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    details: CheckoutDetails,
+    *,
+    use_wallet: bool,
+    method: str | None,
+    now: datetime,
+    return_url: str,
+    idempotency_key: str | None,
+) -> Submitted:
+    """Pay: from the wallet when it covers everything (or nothing is due), else through the
+    gateway with the wallet covering what it can (when asked).
+
+    :raise PaymentError: bad details, no method chosen, wallet short; HoldLapsed.
+    """
+    shown = page(hold_id, customer_id, now, promo_code=details.promo_code, use_wallet=use_wallet)
+    if shown.promo_error:
+        raise PaymentError(shown.promo_error, errors={"promo_code": shown.promo_error})
+    if not shown.needs_gateway:
+        booking = payments.pay_with_wallet(
+            hold_id=hold_id,
+            customer_id=customer_id,
+            details=details,
+            now=now,
+            idempotency_key=idempotency_key,
+        )
+        return Submitted(booking=booking)
+    try:
+        chosen = PaymentMethod(method or "")
+    except ValueError:
+        raise PaymentError(
+            "Choose how to pay the rest.", errors={"method": "Choose how to pay."}
+        ) from None
+    started = payments.start_gateway_payment(
+        hold_id=hold_id,
+        customer_id=customer_id,
+        details=details,
+        method=chosen,
+        use_wallet=use_wallet,
+        now=now,
+        return_url=return_url,
+        idempotency_key=idempotency_key,
+    )
+    return Submitted(redirect_url=started.url)
+
+
+def contact_defaults(customer_id: uuid.UUID) -> dict:
+    """Contact fields prefilled from the account."""
+    user = db.session.get(User, customer_id)
+    return {
+        "contact_name": user.full_name,
+        "contact_phone": user.phone,
+        "contact_email": user.email,
+    }
+
+
+def _price(schedule, seats, now, promo_code, customer_id, balance, use_wallet) -> Quote:
+    """The one pricing function, as the page shows it."""
+    return pricing.quote(
+        schedule,
+        seats,
+        now=now,
+        promo_code=promo_code,
+        customer_id=customer_id,
+        wallet_balance=balance,
+        use_wallet=use_wallet,
+    )
+
+
+def _last_seats(hold: Reservation) -> list[Seat]:
+    """The seats a hold had when it ended (shown on a lapsed checkout)."""
+    from booking.models import ReservationSeat
+
+    ended = db.session.scalars(
+        select(Seat)
+        .join(ReservationSeat, ReservationSeat.seat_id == Seat.id)
+        .where(
+            ReservationSeat.reservation_id == hold.id, ReservationSeat.released_at == hold.ended_at
+        )
+        .order_by(Seat.seat_number)
+    ).all()
+    return list(ended)

@@ -1,0 +1,114 @@
+"""Email: every message is written to the outbox in the transaction that causes it, and sent by a
+Celery task after commit (over SMTP when SMTP_HOST is set; otherwise it stays in the outbox, which
+admins can read)."""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from datetime import datetime
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from booking.database import on_commit, unit_of_work
+from booking.extensions import db
+from booking.models import Booking, OutboxEmail
+from booking.models.enums import EmailStatus
+from booking.services import audit
+
+
+def queue(
+    *,
+    kind: str,
+    to: str | None,
+    subject: str,
+    body: str,
+    now: datetime,
+    booking_id: uuid.UUID | None = None,
+    attach_ticket: bool = False,
+) -> OutboxEmail | None:
+    """Add a message to the outbox inside the current transaction; it is sent after commit."""
+    if not to:
+        return None  # a walk-in who gave no email: nothing to send
+    email = OutboxEmail(
+        id=uuid.uuid4(),
+        to_address=to,
+        subject=subject[:200],
+        body=body,
+        kind=kind,
+        booking_id=booking_id,
+        attach_ticket=attach_ticket,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(email)
+    email_id = email.id
+    on_commit(lambda: _dispatch(email_id))
+    return email
+
+
+def _dispatch(email_id: uuid.UUID) -> None:
+    """Hand the message to the worker (or send it right here when there is no Redis)."""
+    from booking.tasks import send_email
+
+    try:
+        send_email.delay(str(email_id))
+    except Exception:  # a broker outage must not undo a booking that is already committed
+        audit.log_event("email.dispatch_failed", email=email_id)
+
+
+def send(email_id: uuid.UUID, now: datetime) -> EmailStatus:
+    """Send one outbox message by SMTP if configured; record the outcome. Safe to repeat."""
+    email = db.session.get(OutboxEmail, email_id)
+    if email is None or email.status == EmailStatus.SENT:
+        return EmailStatus.SENT
+    host = current_app.config.get("SMTP_HOST")
+    if not host:
+        return EmailStatus.PENDING  # no mail server: the outbox is where it is read
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = email.to_address
+    message["Subject"] = email.subject
+    message.set_content(email.body)
+    if email.attach_ticket and email.booking_id:
+        from booking.services import tickets
+
+        booking = db.session.get(Booking, email.booking_id)
+        message.add_attachment(
+            tickets.render_pdf(booking),
+            maintype="application",
+            subtype="pdf",
+            filename=f"ticket-{booking.reference}.pdf",
+        )
+    try:
+        with smtplib.SMTP(host, current_app.config["SMTP_PORT"], timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as error:
+        _mark(email_id, EmailStatus.FAILED, now, str(error)[:500])
+        return EmailStatus.FAILED
+    _mark(email_id, EmailStatus.SENT, now, None)
+    return EmailStatus.SENT
+
+
+def _mark(email_id: uuid.UUID, status: EmailStatus, now: datetime, error: str | None) -> None:
+    """Record a send attempt."""
+    with unit_of_work() as session:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == email_id)
+            .values(
+                status=status,
+                sent_at=now if status == EmailStatus.SENT else None,
+                error=error,
+                updated_at=now,
+            )
+        )
+
+
+def outbox(limit: int = 100) -> list[OutboxEmail]:
+    """The newest outbox messages, for the admin."""
+    return list(
+        db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(limit))
+    )

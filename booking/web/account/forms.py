@@ -1,0 +1,45 @@
+"""Cancelling seats and topping up the wallet."""
+
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, RadioField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from booking.models.enums import GATEWAY_METHODS
+from booking.web.checkout.forms import METHOD_LABELS
+
+
+class CancelForm(FlaskForm):
+    """Which seats to cancel, where the refund goes, and why."""
+
+    seats = SelectMultipleField(
+        "Seats to cancel",
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validators=[DataRequired("Choose at least one seat to cancel.")],
+        validate_choice=True,
+    )
+    refund_mode = RadioField(
+        "Refund to",
+        choices={"wallet": "My wallet (at once)", "original": "The original payment method"},
+        default="wallet",
+    )
+    reason = TextAreaField("Reason (optional)", [Optional(), Length(max=500)])
+
+
+class TopUpForm(FlaskForm):
+    """How much to add to the wallet, and how to pay it."""
+
+    amount = DecimalField(
+        "Amount (Rs)",
+        places=2,
+        validators=[
+            InputRequired("Enter an amount."),
+            NumberRange(100, 50000, "Top up between Rs 100 and Rs 50,000."),
+        ],
+    )
+    method = RadioField(
+        "Pay with",
+        choices={m.value: METHOD_LABELS[m.value] for m in GATEWAY_METHODS},
+        default="upi",
+    )

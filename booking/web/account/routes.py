@@ -1,0 +1,188 @@
+"""My bookings, a booking with its ticket and cancellation, the wallet and top-ups."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from booking.models.enums import PaymentMethod, RefundMode, Role
+from booking.orm import utcnow
+from booking.services import bookings, cancellations, payments, tickets, wallet
+from booking.services.errors import DomainError
+from booking.web.account import bp
+from booking.web.account.forms import CancelForm, TopUpForm
+from booking.web.htmx import is_htmx, render
+
+
+@bp.get("/bookings", endpoint="bookings")
+@login_required
+def bookings_list():
+    """Upcoming and past trips."""
+    mine = bookings.for_customer(current_user.id, utcnow())
+    return render("account/bookings.html", "account/_bookings.html", mine=mine)
+
+
+def _cancel_form(booking, data=None) -> CancelForm:
+    """The cancellation form with the booking's booked seats as choices."""
+    form = CancelForm(data or None, meta={"csrf": data is not None})
+    form.seats.choices = {n: n for n in bookings.booked_numbers(booking)}
+    if booking.user_id is None:
+        form.refund_mode.choices = {"original": "Cash at the desk / original method"}
+        form.refund_mode.data = "original"
+    return form
+
+
+@bp.get("/bookings/<reference>")
+@login_required
+def booking(reference: str):
+    """A booking: trip, seats and passengers, amounts, ticket, and cancelling."""
+    found = bookings.booking_for(reference, current_user)
+    form = _cancel_form(found)
+    preview = None
+    if found.status == "confirmed":
+        preview = cancellations.refund_preview(
+            found, None, actor_role=current_user.role, now=utcnow()
+        )
+    return render_template(
+        "account/booking.html",
+        booking=found,
+        form=form,
+        preview=preview,
+        policy=tickets.cancellation_policy(),
+        new=request.args.get("new") == "1",
+    )
+
+
+@bp.get("/bookings/<reference>/ticket.pdf")
+@login_required
+def ticket_pdf(reference: str):
+    """The ticket as an A4 PDF with its QR code."""
+    found = bookings.booking_for(reference, current_user)
+    return Response(
+        tickets.render_pdf(found),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="ticket-{found.reference}.pdf"'},
+    )
+
+
+@bp.get("/bookings/<reference>/trip.ics")
+@login_required
+def trip_ics(reference: str):
+    """The trip as a calendar event."""
+    found = bookings.booking_for(reference, current_user)
+    return Response(
+        bookings.calendar(found, utcnow()),
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="trip-{found.reference}.ics"'},
+    )
+
+
+@bp.route("/bookings/<reference>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(reference: str):
+    """Preview the refund for the chosen seats (GET), then cancel them (POST)."""
+    found = bookings.booking_for(reference, current_user)
+    now = utcnow()
+    posted = request.method == "POST"
+    form = _cancel_form(found, request.form if posted else request.args)
+    seats = form.seats.data or None
+    preview = None
+    if form.validate():
+        preview = cancellations.refund_preview(found, seats, actor_role=current_user.role, now=now)
+        if posted and preview.allowed:
+            try:
+                cancellations.cancel_booking(
+                    found.id,
+                    actor_id=current_user.id,
+                    now=now,
+                    seat_numbers=seats,
+                    reason=form.reason.data,
+                    refund_mode=RefundMode(form.refund_mode.data),
+                )
+            except DomainError as error:
+                flash(error.message, "error")
+            else:
+                flash(_cancelled_message(preview, form.refund_mode.data), "success")
+            return redirect(url_for("account.booking", reference=found.reference))
+    status = 200 if preview is not None or not request.args else 400
+    return render(
+        "account/cancel.html",
+        "account/_refund.html",
+        status=status,
+        booking=found,
+        form=form,
+        preview=preview,
+        policy=tickets.cancellation_policy(),
+    )
+
+
+def _cancelled_message(preview: cancellations.RefundPreview, mode: str) -> str:
+    """What the customer is told after cancelling."""
+    from booking.formatting import money
+
+    seats = ", ".join(preview.seat_numbers)
+    if not preview.amount:
+        return f"Cancelled {seats}. No refund is due under the policy."
+    where = "to your wallet" if mode == "wallet" else "to your original payment method"
+    return f"Cancelled {seats}. {money(preview.amount)} refunded {where}."
+
+
+@bp.get("/wallet", endpoint="wallet")
+@login_required
+def wallet_page():
+    """Balance, the ledger (each refund beside the debit it reverses), and topping up."""
+    form = TopUpForm()
+    return _wallet(form)
+
+
+def _wallet(form: TopUpForm, status: int = 200):
+    """The wallet page."""
+    return render_template(
+        "account/wallet.html",
+        form=form,
+        balance=wallet.balance(current_user.id),
+        ledger=wallet.ledger(current_user.id),
+    ), status
+
+
+@bp.post("/wallet/topup")
+@login_required
+def topup():
+    """Start a top-up through the gateway."""
+    if current_user.role != Role.CUSTOMER:
+        flash("Only customers have a wallet to top up.", "warning")
+        return redirect(url_for("public.home"))
+    form = TopUpForm()
+    if not form.validate():
+        return _wallet(form, 400)
+    try:
+        started = payments.start_topup(
+            customer_id=current_user.id,
+            amount=form.amount.data.quantize(wallet.ZERO),
+            method=PaymentMethod(form.method.data),
+            now=utcnow(),
+            return_url=url_for("account.wallet"),
+        )
+    except DomainError as error:
+        form.amount.errors = [*form.amount.errors, error.message]
+        return _wallet(form, 400)
+    return redirect(started.url)
+
+
+@bp.get("/wallet/topups/<uuid:payment_id>")
+@login_required
+def topup_status(payment_id: uuid.UUID):
+    """Wait for a top-up to be confirmed, then go back to the wallet."""
+    payment = payments.topup_progress(payment_id, current_user.id)
+    if payment.status != "pending":
+        target = url_for("account.wallet")
+        if payment.status == "completed":
+            flash("Your wallet has been topped up.", "success")
+        else:
+            flash("The top-up did not go through; nothing was charged.", "error")
+        if is_htmx():
+            return "", 204, {"HX-Redirect": target}
+        return redirect(target)
+    return render("account/topup_status.html", "account/_topup_status.html", payment=payment)

@@ -1,0 +1,28 @@
+"""The seat-map WebSocket: the whole seat map on connect, then every change; it only pushes."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_login import current_user
+
+from booking import realtime
+from booking.extensions import sock
+from booking.services.errors import NotFound
+from booking.web.live import bp
+
+# Application close codes live in 4000-4999; this one mirrors HTTP 404.
+UNKNOWN_TRIP = 4404
+
+
+@sock.route("/ws/schedules/<uuid:schedule_id>/seats", bp=bp)
+def seats(ws, schedule_id: uuid.UUID) -> None:
+    """Push a trip's seat changes to one browser's seat map until the browser goes away."""
+    # Read the id now: the seat read below ends the transaction and expires the user row.
+    viewer_id = current_user.id if current_user.is_authenticated else None
+    try:
+        with realtime.watching(ws, schedule_id, viewer_id):
+            while True:
+                ws.receive()  # nothing the browser sends is acted on; this raises once it closes
+    except NotFound as error:
+        ws.close(reason=UNKNOWN_TRIP, message=str(error))

@@ -1,0 +1,74 @@
+"""POST /payments/webhook (signed by the gateway), /gateway/sandbox/<id> (the sandbox's own
+checkout page) and /tickets/verify (staff scanning QR codes)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from booking.extensions import csrf
+from booking.models.enums import PaymentPurpose, Role
+from booking.orm import utcnow
+from booking.services import payments, tickets
+from booking.web.access import role_required
+from booking.web.payments import bp, sandbox_bp
+
+DECISIONS = {
+    "pay": "payment.succeeded",
+    "decline": "payment.failed",
+    "abandon": "payment.abandoned",
+}
+
+
+@bp.post("/payments/webhook")
+@csrf.exempt
+def webhook():
+    """Apply a gateway event; the signature, not a session, says who sent it."""
+    outcome = payments.receive_webhook(request.headers, request.get_data(), utcnow())
+    return jsonify(outcome=outcome.outcome, payment=str(outcome.payment_id or "") or None)
+
+
+# The endpoint name "gateway.sandbox" is what booking.gateway.sandbox builds checkout URLs with.
+@sandbox_bp.route("/gateway/sandbox/<uuid:payment_id>", methods=["GET", "POST"], endpoint="sandbox")
+@login_required
+def sandbox_checkout(payment_id: uuid.UUID):
+    """The sandbox gateway's page: Pay, Decline or Abandon. It then sends the signed webhook
+    (through a task, as a real gateway would call back) and returns the customer to the shop."""
+    payment = payments.gateway_payment(payment_id)
+    if payment.user_id != current_user.id:
+        abort(404)
+    if request.method == "GET" or payment.status != "pending":
+        return render_template("gateway/sandbox.html", payment=payment)
+    decision = DECISIONS.get(request.form.get("decision", ""))
+    if decision is None:
+        abort(400, "Choose Pay, Decline or Abandon.")
+    from booking.tasks import deliver_sandbox_webhook
+
+    deliver_sandbox_webhook.delay(decision, payment.gateway_reference, str(payment.amount))
+    if payment.purpose == PaymentPurpose.TOPUP:
+        return redirect(url_for("account.topup_status", payment_id=payment.id))
+    return redirect(url_for("checkout.paying", hold_id=payment.reservation_id))
+
+
+# Endpoint name used by booking.gateway.sandbox to build checkout URLs.
+sandbox_bp.add_url_rule(
+    "/gateway/sandbox/<uuid:payment_id>",
+    endpoint="sandbox",
+    view_func=sandbox_checkout,
+    methods=["GET", "POST"],
+)
+
+
+@bp.route("/tickets/verify", methods=["GET", "POST"])
+@role_required(Role.STAFF, Role.ADMIN)
+def verify_ticket():
+    """Paste or scan a ticket's QR text to check it; check the passenger in when valid."""
+    token = (request.values.get("token") or "").strip()
+    result = None
+    if token and request.method == "POST" and request.form.get("action") == "check_in":
+        result = tickets.check_in(token, staff_id=current_user.id, now=utcnow())
+    elif token:
+        result = tickets.verify(token, utcnow())
+    return render_template("tickets/verify.html", token=token, result=result)
