@@ -6,11 +6,10 @@ Create Date: 2026-11-22 06:34:05.872743
 
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import booking.db_types
-
 
 # revision identifiers, used by Alembic.
 revision = "0001"
