@@ -95,12 +95,17 @@ def holds_group() -> None:
 @click.option("--batch-size", default=500, show_default=True)
 def holds_expire(dry_run: bool, batch_size: int) -> None:
     """Retire every hold past its expiry (the beat does this every SWEEP_INTERVAL_SECONDS)."""
+    from booking.services import payments
+
     now = utcnow()
     result = holds.expire_holds(now, batch_size=batch_size, dry_run=dry_run)
     verb = "would retire" if dry_run else "retired"
     for hold in result.retired:
         click.echo(f"  {hold.id}  trip {hold.schedule_id}  {len(hold.seat_ids)} seat(s)")
     click.echo(f"{verb} {len(result.retired)} lapsed hold(s)")
+    if not dry_run:
+        returned = payments.release_stranded_wallet_parts(now)
+        click.echo(f"gave back {returned} wallet part(s) of unfinished gateway payments")
 
 
 @holds_group.command("list")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from booking.extensions import db
+
+# True inside a unit of work: on SQLite its transaction takes the write lock at BEGIN, while
+# plain reads elsewhere begin deferred and never block writers (WAL lets them run side by side).
+_writing: ContextVar[bool] = ContextVar("writing", default=False)
 
 
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
@@ -39,9 +44,9 @@ def configure_engine(engine: Engine, config: dict[str, Any]) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        # SQLite has no row locks: taking the write lock up front serialises transactions, which
-        # gives the same guarantees SELECT ... FOR UPDATE gives on PostgreSQL.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLite has no row locks: a unit of work takes the write lock up front, which serialises
+        # writers and gives the guarantees SELECT ... FOR UPDATE gives on PostgreSQL.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
 
 
 def on_commit(callback: Callable[[], None]) -> None:
@@ -53,7 +58,10 @@ def on_commit(callback: Callable[[], None]) -> None:
 def unit_of_work() -> Iterator[Any]:
     """One transaction: commit on success, roll back on any error, then run on_commit callbacks."""
     session = db.session
+    if session().in_transaction():
+        session.commit()  # end the reads before this: the work below starts a fresh transaction
     session.info["on_commit"] = []
+    token = _writing.set(True)
     try:
         yield session
         session.commit()
@@ -61,6 +69,8 @@ def unit_of_work() -> Iterator[Any]:
         session.rollback()
         session.info["on_commit"] = []
         raise
+    finally:
+        _writing.reset(token)
     callbacks = session.info.pop("on_commit", [])
     for callback in callbacks:
         callback()

@@ -34,3 +34,25 @@ def duration(minutes: int) -> str:
 def percent(value: Decimal | int | float) -> str:
     """'5%', '12.5%' (no trailing zeros)."""
     return f"{Decimal(value).normalize():f}%"
+
+
+def amount(value: Decimal | int | float) -> str:
+    """A bare amount for tight spaces: '930', '930.50' (the currency is said nearby)."""
+    quantized = Decimal(value).quantize(Decimal("0.01"))
+    return f"{quantized:,.0f}" if quantized == quantized.to_integral() else f"{quantized:,.2f}"
+
+
+METHOD_LABELS = {
+    "upi": "UPI",
+    "credit_card": "Credit card",
+    "debit_card": "Debit card",
+    "net_banking": "Net banking",
+    "wallet": "Wallet",
+    "cash": "Cash",
+}
+
+
+def method_label(method) -> str:
+    """'UPI', 'Credit card' ... for a payment method."""
+    value = getattr(method, "value", method)
+    return METHOD_LABELS.get(value, str(value).replace("_", " ").capitalize())

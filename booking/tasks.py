@@ -12,9 +12,11 @@ def expire_holds() -> int:
     """Retire every hold past its expiry (the beat runs this every SWEEP_INTERVAL_SECONDS)."""
     from flask import current_app
 
-    from booking.services import holds
+    from booking.services import holds, payments
 
-    result = holds.expire_holds(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
+    now = utcnow()
+    result = holds.expire_holds(now, batch_size=current_app.config["SWEEP_BATCH_SIZE"])
+    payments.release_stranded_wallet_parts(now)
     return len(result.retired)
 
 

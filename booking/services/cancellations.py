@@ -290,7 +290,7 @@ def _policy(booking: Booking, role: Role, now: datetime, operator: bool):
         return 0, "The bus has left.", "This bus has already left; it can no longer be cancelled."
     if hours > full_hours:
         return 100, f"More than {full_hours} hours before departure: full refund.", None
-    if hours > cutoff_hours:
+    if hours >= cutoff_hours:  # "up to 2 hours before departure" includes the 2 hours
         return partial, f"Between {cutoff_hours} and {full_hours} hours: {partial}% refund.", None
     rule = f"Within {cutoff_hours} hours of departure: no refund."
     if role in (Role.STAFF, Role.ADMIN):

@@ -45,3 +45,37 @@ def dashboard(now: datetime) -> dict:
         "bookings_today": bookings_today,
         "takings_today": Decimal(takings_today),
     }
+
+
+def activity(
+    *,
+    entity_type: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    before: datetime | None = None,
+) -> list:
+    """The newest audit rows, optionally of one entity type or action (newest first)."""
+    from booking.models import ActivityLog, User
+
+    query = (
+        select(ActivityLog, User.email)
+        .outerjoin(User, User.id == ActivityLog.user_id)
+        .order_by(ActivityLog.timestamp.desc(), ActivityLog.id)
+        .limit(limit)
+    )
+    if entity_type:
+        query = query.where(ActivityLog.entity_type == entity_type)
+    if action:
+        query = query.where(ActivityLog.action_type.like(f"{action}%"))
+    if before is not None:
+        query = query.where(ActivityLog.timestamp < before)
+    return list(db.session.execute(query))
+
+
+def activity_kinds() -> tuple[list[str], list[str]]:
+    """The entity types and action types present, for the filters."""
+    from booking.models import ActivityLog
+
+    types = sorted(db.session.scalars(select(ActivityLog.entity_type).distinct()))
+    actions = sorted(db.session.scalars(select(ActivityLog.action_type).distinct()))
+    return types, actions

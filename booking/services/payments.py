@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.database import on_commit, unit_of_work
@@ -195,6 +195,10 @@ def _pay_with_wallet_once(hold_id, customer_id, details, now, idempotency_key) -
         _require_live(hold, now)
         seats = holds.held_seats(hold.id)
         _require_details(seats, details)
+        # A gateway attempt left pending can never book this hold now: give its wallet part back
+        # first (undone with everything else if this payment is refused).
+        for earlier in _pending_payments(hold):
+            _fail(earlier, now, "superseded by a wallet payment")
         purse = wallet.lock_wallet(customer_id)
         quote = _quote(hold, seats, details, now, purse.balance, use_wallet=True)
         if quote.gateway_payable > 0:
@@ -620,7 +624,7 @@ def _apply_event(event: WebhookEvent, now: datetime) -> WebhookOutcome:
             **outcome.notes,
         )
     audit.log_event(
-        "payment.webhook", payment=payment.id, event=event.event_type, outcome=outcome.outcome
+        "payment.webhook", payment=payment.id, type=event.event_type, outcome=outcome.outcome
     )
     return outcome
 
@@ -651,11 +655,17 @@ def _apply_booking_event(session, payment: Payment, event: WebhookEvent, now) ->
             _fail(payment.paired_payment, now, why)
         return WebhookOutcome("refunded", payment.id, notes={"reason": why})
     hold = _lock(session, payment.reservation_id)
-    parts = [p for p in (payment.paired_payment, payment) if p is not None]
     try:
         with session.begin_nested():
+            parts = [payment]
+            wallet_part = payment.paired_payment
+            if wallet_part is not None and wallet_part.status == PaymentStatus.PENDING:
+                parts.insert(0, wallet_part)
+            elif wallet_part is not None:
+                # The wallet part went back when the hold lapsed: take it again, if it is there.
+                parts.insert(0, _new_payment(hold, PaymentMethod.WALLET, wallet_part.amount, now))
             booking = finalize_booking_payment(hold, parts, now=now, actor_id=None)
-    except (HoldError, PricingError, PaymentError) as refusal:
+    except (HoldError, PricingError, PaymentError, wallet.WalletError) as refusal:
         _refund_late(hold, payment, now, refusal.message)
         return WebhookOutcome("refunded", payment.id, notes={"reason": refusal.message})
     late = hold.end_reason == "paid late"
@@ -685,6 +695,38 @@ def _apply_topup_event(payment: Payment, event: WebhookEvent, now) -> WebhookOut
 
 
 # ---- failures and refunds ------------------------------------------------------------------------
+
+
+def release_stranded_wallet_parts(now: datetime) -> int:
+    """Give back wallet parts still taken for gateway payments whose hold has lapsed or ended.
+
+    Run by the sweep after it retires holds; each in its own small transaction. The gateway
+    payment itself stays pending: if it succeeds late, the late-payment rule takes the wallet
+    part again (or refunds everything). Returns how many wallet parts were given back.
+    """
+    stranded = db.session.scalars(
+        select(Payment.id)
+        .join(Reservation, Reservation.id == Payment.reservation_id)
+        .where(
+            Payment.method == PaymentMethod.WALLET,
+            Payment.status == PaymentStatus.PENDING,
+            or_(Reservation.status != HoldStatus.ACTIVE, Reservation.expires_at <= now),
+        )
+    ).all()
+    released = 0
+    for payment_id in stranded:
+        with unit_of_work() as session:
+            part = session.scalar(
+                select(Payment)
+                .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+            if part is None:
+                continue  # settled meanwhile, or a webhook is settling it right now
+            _fail(part, now, "hold lapsed before the payment finished")
+            released += 1
+    return released
 
 
 def _fail(payment: Payment, now: datetime, reason: str) -> None:

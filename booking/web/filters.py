@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from booking.formatting import duration, local_time, money, percent
+from booking.formatting import amount, duration, local_time, method_label, money, percent
 
 SEAT_STATES = {
     "available": "available",
@@ -34,6 +34,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(seat_label)
     app.add_template_filter(percent)
+    app.add_template_filter(amount)
+    app.add_template_filter(method_label)
     app.add_template_filter(local_time)
     app.add_template_filter(duration)
 

@@ -16,8 +16,11 @@ def is_htmx() -> bool:
     )
 
 
-def render(page: str, fragment: str, status: int = 200, **context) -> ResponseReturnValue:
+def render(
+    page_template: str, fragment_template: str, status: int = 200, **context
+) -> ResponseReturnValue:
     """Render ``fragment`` alone for htmx, else ``page`` (which includes it); Vary on HX-Request."""
-    response = make_response(render_template(fragment if is_htmx() else page, **context), status)
+    template = fragment_template if is_htmx() else page_template
+    response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response

@@ -5,8 +5,8 @@ from wtforms import DecimalField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from booking.formatting import METHOD_LABELS
 from booking.models.enums import GATEWAY_METHODS
-from booking.web.checkout.forms import METHOD_LABELS
 
 
 class CancelForm(FlaskForm):

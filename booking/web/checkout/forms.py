@@ -16,15 +16,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from booking.formatting import METHOD_LABELS
 from booking.models.enums import GATEWAY_METHODS
 from booking.services.payments import CheckoutDetails, Passenger
-
-METHOD_LABELS = {
-    "upi": "UPI",
-    "credit_card": "Credit card",
-    "debit_card": "Debit card",
-    "net_banking": "Net banking",
-}
 
 
 class PassengerForm(Form):
