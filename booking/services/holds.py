@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, null, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking import realtime
@@ -39,6 +39,17 @@ ATTEMPTS = 4
 
 class HoldError(Conflict):
     """A hold could not be made, changed or revived; nothing was changed."""
+
+
+class SeatChoiceError(HoldError):
+    """The seats asked for are not a valid choice (none, too many, not on this bus)."""
+
+    status = 400
+
+
+class _NotQuick(Exception):
+    """The quick path does not apply (a seat is not free, or the customer already holds seats
+    on the trip); the careful path runs instead, in a fresh transaction."""
 
 
 class StaleRead(Exception):
@@ -102,8 +113,15 @@ def hold_seats(
     numbers = _clean_numbers(seat_numbers)
     if customer_id is None and sold_by_id is None:
         raise HoldError("Sign in to hold seats.")
+
+    def attempt() -> Reservation:
+        try:
+            return _quick_hold(customer_id, schedule_id, numbers, now, sold_by_id)
+        except _NotQuick:
+            return _hold_once(customer_id, schedule_id, numbers, now, sold_by_id)
+
     return with_retries(
-        lambda: _hold_once(customer_id, schedule_id, numbers, now, sold_by_id),
+        attempt,
         taken_message="One of those seats was taken a moment ago. Choose your seats again.",
     )
 
@@ -331,6 +349,65 @@ def _sweep_batch(now: datetime, batch_size: int) -> list[RetiredHold]:
 # ---- the transactions -------------------------------------------------------------------------
 
 
+def _quick_hold(
+    customer_id: uuid.UUID | None,
+    schedule_id: uuid.UUID,
+    numbers: list[str],
+    now: datetime,
+    sold_by_id: uuid.UUID | None,
+) -> Reservation:
+    """The common case in a handful of statements: free seats, no hold of this customer on the
+    trip yet. Locks only the seats (nothing else is needed), so the lock order holds.
+
+    :raise _NotQuick: when anything needs the careful path (which also words every refusal).
+    """
+    with unit_of_work() as session:
+        own_hold = (
+            select(Reservation.id)
+            .where(
+                Reservation.user_id == customer_id,
+                Reservation.schedule_id == schedule_id,
+                Reservation.status == HoldStatus.ACTIVE,
+            )
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            select(Seat, Schedule, own_hold if customer_id else null())
+            .join(Schedule, Schedule.id == Seat.schedule_id)
+            .where(Seat.schedule_id == schedule_id, Seat.seat_number.in_(numbers))
+            .order_by(Seat.id)
+            .with_for_update(of=Seat)
+        ).all()
+        if (
+            len(rows) != len(numbers)
+            or any(own is not None for _seat, _schedule, own in rows)
+            or any(seat.status != SeatStatus.AVAILABLE for seat, _schedule, _own in rows)
+        ):
+            raise _NotQuick
+        schedule = rows[0][1]
+        _require_on_sale(schedule, now)
+        seats = [seat for seat, _schedule, _own in rows]
+        total = pricing.quote(schedule, seats, now=now).total
+        hold = _new_hold(session, customer_id, sold_by_id, schedule_id, now, total)
+        _claim(session, hold, {seat.id for seat in seats}, now)
+        _move_counter(session, schedule, -len(seats), now, claiming=True)
+        audit.record(
+            "reservation",
+            hold.id,
+            "hold.created",
+            actor_id=customer_id or sold_by_id,
+            at=now,
+            schedule_id=schedule_id,
+            seats=sorted(numbers),
+            expires_at=hold.expires_at,
+            added=sorted(numbers),
+            dropped=[],
+        )
+        _publish_after_commit(schedule_id, {seat.id for seat in seats})
+        _log_after_commit("hold.created", hold, sorted(numbers), by=customer_id or sold_by_id)
+    return hold
+
+
 def _hold_once(
     customer_id: uuid.UUID | None,
     schedule_id: uuid.UUID,
@@ -383,6 +460,7 @@ def _hold_once(
             "taken after expiry",
             actor_id=None,
         )
+        total = pricing.quote(schedule, wanted, now=now).total
         if own is not None:
             hold, action = own, "hold.changed"
             dropped = current - wanted_ids
@@ -390,13 +468,13 @@ def _hold_once(
             if not dropped and not added and not freed:
                 return hold
             _release_claims(session, [hold.id], dropped, now)
+            hold.total_amount = total
         else:
-            hold, action = _new_hold(session, customer_id, sold_by_id, schedule_id, now), None
+            hold = _new_hold(session, customer_id, sold_by_id, schedule_id, now, total)
             action, dropped, added = "hold.created", set(), wanted_ids
         _claim(session, hold, added, now)
         # _retire already gave back the seats of retired holds; count only this hold's moves.
         _move_counter(session, schedule, len(dropped) - len(added), now, claiming=True)
-        hold.total_amount = pricing.quote(schedule, wanted, now=now).total
         audit.record(
             "reservation",
             hold.id,
@@ -546,18 +624,20 @@ class _Claim:
 def _clean_numbers(seat_numbers: Iterable[str]) -> list[str]:
     """Upper-cased, de-duplicated seat numbers; 1 to MAX_SEATS_PER_HOLD of them.
 
-    :raise HoldError: for none, too many, or malformed numbers.
+    :raise SeatChoiceError: for none, too many, or malformed numbers.
     """
     limit = current_app.config["MAX_SEATS_PER_HOLD"]
     numbers = list(dict.fromkeys(str(n).strip().upper() for n in seat_numbers if str(n).strip()))
     if not numbers:
-        raise HoldError("Choose at least one seat.")
+        raise SeatChoiceError("Choose at least one seat.")
     if len(numbers) > limit:
-        raise HoldError(f"You can hold at most {limit} seats at a time; you chose {len(numbers)}.")
+        raise SeatChoiceError(
+            f"You can hold at most {limit} seats at a time; you chose {len(numbers)}."
+        )
     bad = [n for n in numbers if not re.fullmatch(r"[A-Z0-9]{1,8}", n)]
     if bad:
         what = "is no seat" if len(bad) == 1 else "are no seats"
-        raise HoldError(f"There {what} {', '.join(bad)} on this bus.")
+        raise SeatChoiceError(f"There {what} {', '.join(bad)} on this bus.")
     return numbers
 
 
@@ -569,6 +649,12 @@ def _schedule_on_sale(session, schedule_id: uuid.UUID, now: datetime) -> Schedul
     schedule = session.get(Schedule, schedule_id)
     if schedule is None:
         raise NotFound("We could not find that trip.")
+    _require_on_sale(schedule, now)
+    return schedule
+
+
+def _require_on_sale(schedule: Schedule, now: datetime) -> None:
+    """:raise HoldError: when the trip was cancelled, has left, or is past the sales cutoff."""
     if schedule.status == ScheduleStatus.CANCELLED:
         raise HoldError("This trip has been cancelled.")
     if schedule.status != ScheduleStatus.SCHEDULED or schedule.departure_at <= now:
@@ -577,13 +663,12 @@ def _schedule_on_sale(session, schedule_id: uuid.UUID, now: datetime) -> Schedul
     if now >= schedule.departure_at - cutoff:
         minutes = current_app.config["SALES_CUTOFF_MINUTES"]
         raise HoldError(f"Sales for this trip closed {minutes} minutes before departure.")
-    return schedule
 
 
 def _seats_by_number(session, schedule_id: uuid.UUID, numbers: list[str]) -> list[Seat]:
     """The trip's seats with these numbers.
 
-    :raise HoldError: naming any number that is not a seat of this trip.
+    :raise SeatChoiceError: naming any number that is not a seat of this trip.
     """
     seats = list(
         session.scalars(
@@ -593,7 +678,7 @@ def _seats_by_number(session, schedule_id: uuid.UUID, numbers: list[str]) -> lis
     missing = sorted(set(numbers) - {seat.seat_number for seat in seats})
     if missing:
         what = "is no seat" if len(missing) == 1 else "are no seats"
-        raise HoldError(f"There {what} {', '.join(missing)} on this bus.")
+        raise SeatChoiceError(f"There {what} {', '.join(missing)} on this bus.")
     return seats
 
 
@@ -793,9 +878,10 @@ def _release_claims(session, hold_ids: list, seat_ids: set | None, now: datetime
     return freed
 
 
-def _new_hold(session, customer_id, sold_by_id, schedule_id, now: datetime) -> Reservation:
-    """A new active hold lasting HOLD_MINUTES."""
+def _new_hold(session, customer_id, sold_by_id, schedule_id, now: datetime, total) -> Reservation:
+    """A new active hold lasting HOLD_MINUTES, priced at ``total``."""
     hold = Reservation(
+        total_amount=total,
         user_id=customer_id,
         sold_by_id=sold_by_id,
         channel=Channel.DESK if sold_by_id else Channel.ONLINE,
@@ -943,6 +1029,7 @@ __all__ = [
     "HoldError",
     "HoldSummary",
     "RetiredHold",
+    "SeatChoiceError",
     "SweepResult",
     "active_holds",
     "admin_extend",

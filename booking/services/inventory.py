@@ -122,6 +122,14 @@ class SeatView:
 
 
 @dataclass(frozen=True)
+class ViewerHold:
+    """The viewer's own live hold on the trip, read with the seats."""
+
+    id: uuid.UUID
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class SeatMap:
     """A trip's seats laid out deck by deck, with the version live updates are numbered by."""
 
@@ -129,6 +137,7 @@ class SeatMap:
     decks: list[tuple[str, list[list[SeatView | str]]]]
     seats: dict[str, SeatView]
     version: int
+    my_hold: ViewerHold | None = None  # the viewer's live hold on this trip, if any
 
     @property
     def available_count(self) -> int:
@@ -139,7 +148,9 @@ class SeatMap:
 def _seat_state_query(now: datetime):
     """Seats joined to their live claim: one query whatever the bus size."""
     return (
-        select(Seat, Reservation.status, Reservation.expires_at, Reservation.user_id)
+        select(
+            Seat, Reservation.status, Reservation.expires_at, Reservation.user_id, Reservation.id
+        )
         .outerjoin(
             ReservationSeat,
             (ReservationSeat.seat_id == Seat.id) & ReservationSeat.is_live,
@@ -148,7 +159,9 @@ def _seat_state_query(now: datetime):
     )
 
 
-def _view(seat: Seat, base_price: Decimal, status, expires_at, holder_id, now) -> SeatView:
+def _view(
+    seat: Seat, base_price: Decimal, status, expires_at, holder_id, _hold_id, now
+) -> SeatView:
     """Decide a seat's state as of ``now`` from its live claim (if any)."""
     if status == HoldStatus.CONFIRMED:
         state, holder = BOOKED, None
@@ -189,7 +202,8 @@ def seat_views(
 
 
 def seat_map(schedule_id: uuid.UUID, now: datetime, viewer_id: uuid.UUID | None = None) -> SeatMap:
-    """The seat map of a trip for one viewer, in two SQL statements whatever the bus size.
+    """The seat map of a trip for one viewer (with their live hold, if any), in two SQL
+    statements whatever the bus size.
 
     :raise NotFound: for an unknown trip.
     """
@@ -201,6 +215,17 @@ def seat_map(schedule_id: uuid.UUID, now: datetime, viewer_id: uuid.UUID | None 
         seat.seat_number: _view(seat, schedule.base_price, *rest, now).for_viewer(viewer_id)
         for seat, *rest in rows
     }
+    mine = next(
+        (
+            ViewerHold(hold_id, expires)
+            for _seat, status, expires, holder, hold_id in rows
+            if viewer_id is not None
+            and holder == viewer_id
+            and status == HoldStatus.ACTIVE
+            and expires > now
+        ),
+        None,
+    )
     layout = schedule.bus.seat_layout_config
     names = deck_names(layout)
     decks = []
@@ -213,7 +238,13 @@ def seat_map(schedule_id: uuid.UUID, now: datetime, viewer_id: uuid.UUID | None 
             for row in deck["rows"]
         ]
         decks.append((names[index], grid))
-    return SeatMap(schedule=schedule, decks=decks, seats=seats, version=schedule.seat_version)
+    return SeatMap(
+        schedule=schedule,
+        decks=decks,
+        seats=seats,
+        version=schedule.seat_version,
+        my_hold=mine,
+    )
 
 
 def lapsed_claims_by_schedule(schedule_ids: list[uuid.UUID], now: datetime) -> dict:

@@ -2,7 +2,14 @@
 
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, RadioField, SelectMultipleField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from booking.formatting import METHOD_LABELS
@@ -27,6 +34,20 @@ class CancelForm(FlaskForm):
     reason = TextAreaField("Reason (optional)", [Optional(), Length(max=500)])
 
 
+def rupees_and_paise(_form, field) -> None:
+    """Accept only a finite amount in whole paise (so nothing is rounded behind the customer).
+
+    :raise StopValidation: for NaN, infinity or fractions of a paisa; later checks would choke
+        on NaN, so none of them runs.
+    """
+    value = field.data
+    if value is None:
+        return
+    # normalize() rather than quantize(): quantizing 1E+100 to paise overflows the context.
+    if not value.is_finite() or value.normalize().as_tuple().exponent < -2:
+        raise StopValidation("Enter an amount in rupees and paise, like 250.50.")
+
+
 class TopUpForm(FlaskForm):
     """How much to add to the wallet, and how to pay it."""
 
@@ -35,6 +56,7 @@ class TopUpForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Enter an amount."),
+            rupees_and_paise,
             NumberRange(100, 50000, "Top up between Rs 100 and Rs 50,000."),
         ],
     )

@@ -24,9 +24,13 @@ def bookings_list():
     return render("account/bookings.html", "account/_bookings.html", mine=mine)
 
 
-def _cancel_form(booking, data=None) -> CancelForm:
-    """The cancellation form with the booking's booked seats as choices."""
-    form = CancelForm(data or None, meta={"csrf": data is not None})
+def _cancel_form(booking, data=None, posted: bool = False) -> CancelForm:
+    """The cancellation form with the booking's booked seats as choices.
+
+    Only a POST carries a CSRF token: the preview is a GET (its query string holds the seats),
+    so checking a token there would refuse every preview.
+    """
+    form = CancelForm(data or None, meta={} if posted else {"csrf": False})
     form.seats.choices = {n: n for n in bookings.booked_numbers(booking)}
     if booking.user_id is None:
         form.refund_mode.choices = {"original": "Cash at the desk / original method"}
@@ -82,31 +86,42 @@ def trip_ics(reference: str):
 @bp.route("/bookings/<reference>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(reference: str):
-    """Preview the refund for the chosen seats (GET), then cancel them (POST)."""
+    """Preview the refund for the chosen seats (GET), then cancel them (POST).
+
+    A bare GET shows the page; a bad choice is a 400, a refusal by the policy on POST a 409.
+    """
     found = bookings.booking_for(reference, current_user)
     now = utcnow()
     posted = request.method == "POST"
-    form = _cancel_form(found, request.form if posted else request.args)
-    seats = form.seats.data or None
+    submitted = request.form if posted else request.args
+    form = _cancel_form(found, submitted, posted=posted)
     preview = None
-    if form.validate():
-        preview = cancellations.refund_preview(found, seats, actor_role=current_user.role, now=now)
-        if posted and preview.allowed:
-            try:
-                cancellations.cancel_booking(
-                    found.id,
-                    actor_id=current_user.id,
-                    now=now,
-                    seat_numbers=seats,
-                    reason=form.reason.data,
-                    refund_mode=RefundMode(form.refund_mode.data),
-                )
-            except DomainError as error:
-                flash(error.message, "error")
-            else:
-                flash(_cancelled_message(preview, form.refund_mode.data), "success")
-            return redirect(url_for("account.booking", reference=found.reference))
-    status = 200 if preview is not None or not request.args else 400
+    status = 200
+    if posted or submitted:
+        if not form.validate():
+            status = 400
+        else:
+            seats = form.seats.data
+            preview = cancellations.refund_preview(
+                found, seats, actor_role=current_user.role, now=now
+            )
+            if posted and not preview.allowed:
+                status = 409
+            elif posted:
+                try:
+                    cancellations.cancel_booking(
+                        found.id,
+                        actor_id=current_user.id,
+                        now=now,
+                        seat_numbers=seats,
+                        reason=form.reason.data,
+                        refund_mode=RefundMode(form.refund_mode.data),
+                    )
+                except DomainError as error:
+                    flash(error.message, "error")
+                else:
+                    flash(_cancelled_message(preview, form.refund_mode.data), "success")
+                return redirect(url_for("account.booking", reference=found.reference))
     return render(
         "account/cancel.html",
         "account/_refund.html",
@@ -160,7 +175,7 @@ def topup():
     try:
         started = payments.start_topup(
             customer_id=current_user.id,
-            amount=form.amount.data.quantize(wallet.ZERO),
+            amount=form.amount.data,
             method=PaymentMethod(form.method.data),
             now=utcnow(),
             return_url=url_for("account.wallet"),

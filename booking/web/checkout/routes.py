@@ -42,17 +42,20 @@ def _show(shown: checkout.CheckoutPage, form: CheckoutForm, status: int = 200, e
 
 
 def _attach_errors(form: CheckoutForm, errors: dict) -> None:
-    """Put a service's per-seat and per-field messages next to the right inputs."""
+    """Put a service's per-seat and per-field messages next to the right inputs; any message
+    with no input to sit by (a held seat missing from a tampered form) goes above the form."""
+    placed = set()
     for entry in form.passengers:
-        message = errors.get(entry.form.seat_number.data)
-        if message:
-            entry.form.name.errors = [*entry.form.name.errors, message]
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors") and name != "passengers":
-            field.errors = [*field.errors, message]
-    if "passengers" in errors:
-        form.form_errors.append(errors["passengers"])
+        key = entry.form.seat_number.data
+        if key in errors:
+            entry.form.name.errors = [*entry.form.name.errors, errors[key]]
+            placed.add(key)
+    for name in ("contact_name", "contact_phone", "contact_email", "promo_code", "method"):
+        if name in errors:
+            field = form[name]
+            field.errors = [*field.errors, errors[name]]
+            placed.add(name)
+    form.form_errors.extend(message for key, message in errors.items() if key not in placed)
 
 
 @bp.get("/holds/<uuid:hold_id>", endpoint="checkout")
@@ -85,11 +88,14 @@ def pay(hold_id: uuid.UUID):
     )
     if shown.booking is not None:
         return redirect(url_for("account.booking", reference=shown.booking.reference))
+    paying = request.form.get("action") == "pay"
+    # Validate before adding the promo message: validate() starts every field's errors afresh.
+    valid = form.validate() if paying else True
     if shown.promo_error:
         form.promo_code.errors = [*form.promo_code.errors, shown.promo_error]
-    if request.form.get("action") != "pay":
+    if not paying:
         return _show(shown, form, status=400 if shown.promo_error else 200)
-    if not form.validate() or shown.promo_error:
+    if not valid or shown.promo_error:
         return _show(shown, form, status=400, error="Please correct the details below.")
     try:
         outcome = checkout.submit(
@@ -168,7 +174,7 @@ def paying(hold_id: uuid.UUID):
             return "", 204, {"HX-Redirect": target}
         flash("Payment received. Your booking is confirmed.", "success")
         return redirect(target)
-    if state == "failed":
+    if state in ("failed", "none"):  # declined or abandoned, or no gateway payment to wait for
         if is_htmx():
             return "", 204, {"HX-Redirect": url_for("checkout.checkout", hold_id=hold_id)}
         return redirect(url_for("checkout.checkout", hold_id=hold_id))

@@ -52,15 +52,6 @@ def sandbox_checkout(payment_id: uuid.UUID):
     return redirect(url_for("checkout.paying", hold_id=payment.reservation_id))
 
 
-# Endpoint name used by booking.gateway.sandbox to build checkout URLs.
-sandbox_bp.add_url_rule(
-    "/gateway/sandbox/<uuid:payment_id>",
-    endpoint="sandbox",
-    view_func=sandbox_checkout,
-    methods=["GET", "POST"],
-)
-
-
 @bp.route("/tickets/verify", methods=["GET", "POST"])
 @role_required(Role.STAFF, Role.ADMIN)
 def verify_ticket():

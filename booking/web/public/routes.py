@@ -15,24 +15,28 @@ from booking.web.public.forms import SearchForm
 
 @bp.get("/")
 def home():
-    """Search trips by route and date (today by default); results update in place with htmx."""
+    """Search trips by route and date (today by default); results update in place with htmx.
+
+    Each field is judged on its own: a tampered sort, window or bus type is dropped, and never
+    costs the visitor the date or the filters they did choose.
+    """
     now = utcnow()
     form = SearchForm(request.args)
+    form.validate()
     today = catalog.local_today(now)
-    day = today
-    if form.validate() and form.date.data:
-        if form.date.data < today:
-            form.date.errors.append("Choose today or a later date.")
-        else:
-            day = form.date.data
+    day = form.date.data if form.date.data and not form.date.errors else today
+    if day < today:
+        form.date.errors.append("Choose today or a later date.")
+        day = today
+    known_types = {value for value, *_ in form.bus_type.iter_choices()}
     result = catalog.search(
         day=day,
         now=now,
         origin=(form.origin.data or "").strip() or None,
         destination=(form.destination.data or "").strip() or None,
-        sort=form.sort.data or "departure",
-        bus_types=form.bus_type.data or None,
-        window=form.window.data or None,
+        sort=form.sort.data if not form.sort.errors else "departure",
+        bus_types=[t for t in form.bus_type.data or [] if t in known_types] or None,
+        window=form.window.data if not form.window.errors else None,
     )
     return render(
         "public/home.html",

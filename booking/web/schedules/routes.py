@@ -28,7 +28,7 @@ def _page(schedule_id: uuid.UUID, ticked: list[str], error: str | None = None, s
         seat_map=seat_map,
         ticked=set(ticked) | set(mine),
         mine=sorted(mine),
-        hold=holds.live_hold_for(viewer, schedule_id, now) if mine else None,
+        hold=seat_map.my_hold,
         error=error,
         max_seats=current_app.config["MAX_SEATS_PER_HOLD"],
     )
