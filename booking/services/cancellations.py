@@ -77,17 +77,6 @@ class TripCancellation:
     refunded: Decimal
 
 
-def booking_for(reference: str, viewer: User) -> Booking:
-    """A booking by reference, if the viewer may see it (its customer, staff or admins).
-
-    :raise NotFound: otherwise (404 rather than 403, so references cannot be probed).
-    """
-    booking = db.session.scalar(select(Booking).where(Booking.reference == reference.upper()))
-    if booking is None or (viewer.role == Role.CUSTOMER and booking.user_id != viewer.id):
-        raise NotFound("We could not find that booking.")
-    return booking
-
-
 def refund_preview(
     booking: Booking,
     seat_numbers: list[str] | None,

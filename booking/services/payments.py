@@ -676,6 +676,10 @@ def _apply_topup_event(payment: Payment, event: WebhookEvent, now) -> WebhookOut
     """A gateway event about a wallet top-up."""
     if event.event_type == "refund.succeeded":
         return WebhookOutcome("noted", payment.id)
+    if payment.status == PaymentStatus.FAILED and event.event_type == "payment.succeeded":
+        # Money captured for a top-up that had already failed: hand it straight back.
+        _refund_captured(payment, now, "top-up had already failed")
+        return WebhookOutcome("refunded", payment.id, notes={"reason": "top-up had failed"})
     if payment.status != PaymentStatus.PENDING:
         return WebhookOutcome("ignored", payment.id, notes={"status": payment.status.value})
     if event.event_type != "payment.succeeded":
@@ -904,7 +908,12 @@ def _quote(hold, seats, details: CheckoutDetails, now, balance: Decimal, use_wal
 
 
 def _new_payment(hold, method, amount, now, idempotency_key: str | None = None) -> Payment:
-    """A pending payment for a hold."""
+    """A pending payment for a hold (an idempotency key another payment already has is dropped:
+    the callers have already answered a true repeat by then)."""
+    if idempotency_key and db.session.scalar(
+        select(Payment.id).where(Payment.idempotency_key == idempotency_key)
+    ):
+        idempotency_key = None
     payment = Payment(
         id=uuid.uuid4(),
         purpose=PaymentPurpose.BOOKING,
