@@ -8,11 +8,16 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from booking import create_app
 from booking.extensions import db
 from tests.support import empty_tables
+
+# Machines are shared and noisy: property tests never fail on how long an example took.
+hypothesis_settings.register_profile("booking", deadline=None)
+hypothesis_settings.load_profile("booking")
 
 SERVER_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))

@@ -1,5 +1,6 @@
 // Progressive enhancements. Every page works without this file; with it the seat map counts and
-// limits the selection and follows live updates, and the checkout counts its hold down.
+// limits the selection and follows live updates, search results are announced, and the
+// checkout counts its hold down.
 (function () {
   "use strict";
 
@@ -20,85 +21,120 @@
     }
   });
 
-  // ---- seat map ------------------------------------------------------------------------
+  // A boosted link or form swaps the whole body and the focused element goes with it: start
+  // the keyboard and a screen reader at the new page's content instead of nowhere.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (!event.detail.boosted) return;
+    const main = document.getElementById("main");
+    if (main && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  });
+
+  // ---- search ----------------------------------------------------------------------------
+  // Results swapped in place are not read out in full: a short status says what came back.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "results") return;
+    const title = event.detail.target.querySelector(".results-title");
+    const status = document.getElementById("results-status");
+    if (title && status) status.textContent = title.textContent.replace(/\s+/g, " ").trim();
+  });
+
+  // ---- seat map --------------------------------------------------------------------------
   const money = (value) =>
     (document.body.dataset.currency || "Rs") + " " +
     Number(value).toLocaleString("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
-  function seatSection() {
-    return document.getElementById("seat-map-section");
-  }
+  const seatSection = () => document.getElementById("seat-map-section");
+  const seatBoxes = () => [...document.querySelectorAll('#seat-map-section input[name="seats"]')];
+  const seatBox = (value) =>
+    document.querySelector(`#seat-map-section input[name="seats"][value="${CSS.escape(value)}"]`);
+  const maxSeats = () => Number(seatSection()?.dataset.maxSeats || 6);
 
   function refreshSummary(note) {
-    const section = seatSection();
-    if (!section) return;
-    const limit = Number(section.dataset.maxSeats || 6);
-    const boxes = [...section.querySelectorAll('input[name="seats"]')];
-    const ticked = boxes.filter((box) => box.checked);
+    if (!seatSection()) return;
+    const ticked = seatBoxes().filter((box) => box.checked);
     const total = ticked.reduce((sum, box) => sum + Number(box.dataset.fare || 0), 0);
     const count = document.getElementById("seat-count");
+    const chosen = document.getElementById("seat-chosen");
     const totalOut = document.getElementById("seat-total");
     if (count) count.textContent = String(ticked.length);
-    if (totalOut) totalOut.textContent = ticked.length ? "· " + money(total) + " before GST" : "";
+    if (chosen) chosen.textContent = ticked.map((box) => box.value).join(", ");
+    if (totalOut) totalOut.textContent = ticked.length ? money(total) + " before GST" : "";
     const out = document.getElementById("seat-note");
     if (out && note !== undefined) out.textContent = note;
-    // At the limit, further free seats cannot be ticked (the server refuses a 7th anyway).
-    for (const box of boxes) {
-      const label = box.closest(".seat");
-      const free = label && (label.dataset.state === "available" || label.dataset.state === "yours");
-      box.disabled = !free || (!box.checked && ticked.length >= limit);
-    }
   }
 
+  // A 7th seat is refused here at once (the server refuses it anyway); the seats stay
+  // focusable so a keyboard user can still move across the map and untick one.
   document.addEventListener("change", (event) => {
     const box = event.target;
     if (!(box instanceof HTMLInputElement) || box.name !== "seats" || !seatSection()) return;
-    const limit = Number(seatSection().dataset.maxSeats || 6);
-    const ticked = seatSection().querySelectorAll('input[name="seats"]:checked').length;
-    if (box.checked && ticked > limit) {
+    const ticked = seatBoxes().filter((b) => b.checked).length;
+    if (box.checked && ticked > maxSeats()) {
       box.checked = false;
-      refreshSummary(`You can hold at most ${limit} seats at a time.`);
+      refreshSummary(`You can hold at most ${maxSeats()} seats at a time. Untick one to choose another.`);
       return;
     }
     refreshSummary("");
   });
 
-  // Live updates: drop messages older than what is shown; keep the customer's ticks; untick a
-  // seat someone else just took, and say so.
-  let shownVersion = null;
+  // Live updates: drop messages older than what is shown; keep the customer's ticks and focus;
+  // untick a seat someone else just took, and say so.
   let tickedBefore = new Set();
+  let focusedBefore = null;
   document.addEventListener("htmx:wsBeforeMessage", (event) => {
     const match = /data-version="(\d+)"/.exec(event.detail.message || "");
     const current = document.getElementById("seat-map-version");
-    shownVersion = current ? Number(current.dataset.version) : shownVersion;
-    if (match && shownVersion !== null && Number(match[1]) < shownVersion) {
+    const shown = current ? Number(current.dataset.version) : null;
+    if (match && shown !== null && Number(match[1]) < shown) {
       event.preventDefault();
       return;
     }
-    tickedBefore = new Set(
-      [...document.querySelectorAll('#seat-map-section input[name="seats"]:checked')].map((b) => b.value),
-    );
+    tickedBefore = new Set(seatBoxes().filter((b) => b.checked).map((b) => b.value));
+    const active = document.activeElement;
+    focusedBefore = active instanceof HTMLInputElement && active.name === "seats" ? active.value : null;
   });
   document.addEventListener("htmx:wsAfterMessage", () => {
     const lost = [];
     for (const value of tickedBefore) {
-      const box = document.querySelector(`#seat-map-section input[name="seats"][value="${value}"]`);
+      const box = seatBox(value);
       if (!box) continue;
       const state = box.closest(".seat").dataset.state;
       if (state === "available" || state === "yours") {
         box.checked = true;
       } else {
+        box.checked = false;
         lost.push(value);
         box.closest(".seat").classList.add("seat-just-taken");
       }
     }
-    refreshSummary(lost.length ? `Seat ${lost.join(", ")} was just taken by someone else and has been unticked.` : undefined);
+    // A swapped cell is a new element: put the keyboard focus back where it was.
+    if (focusedBefore && !document.activeElement?.closest?.("#seat-map-section")) {
+      const box = seatBox(focusedBefore);
+      if (box && !box.disabled) box.focus({ preventScroll: true });
+    }
+    const section = seatSection();
+    if (section) section.dataset.synced = "true";
+    const verb = lost.length === 1 ? "was" : "were";
+    refreshSummary(lost.length
+      ? `Seat ${lost.join(", ")} ${verb} just taken by someone else and has been unticked.`
+      : undefined);
   });
+
+  function showLive(state) {
+    const live = document.getElementById("seat-live");
+    if (!live) return;
+    live.hidden = false;
+    live.dataset.state = state;
+    const text = live.querySelector(".seat-live-text");
+    if (text) text.textContent = state === "open" ? "Seats update live" : "Reconnecting for live seat updates…";
+  }
+  document.addEventListener("htmx:wsOpen", () => showLive("open"));
+  document.addEventListener("htmx:wsClose", () => showLive("offline"));
 
   document.addEventListener("DOMContentLoaded", () => refreshSummary());
   document.addEventListener("htmx:afterSettle", () => refreshSummary());
 
-  // ---- hold countdown ------------------------------------------------------------------
+  // ---- hold countdown --------------------------------------------------------------------
   function tick() {
     const box = document.getElementById("hold-countdown");
     if (!box || box.classList.contains("countdown-over")) return;
@@ -110,6 +146,12 @@
     const clock = box.querySelector(".countdown-clock");
     if (clock) clock.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
     box.classList.toggle("countdown-urgent", left < 120);
+    // The clock itself is not read out every second; one polite word when time runs short.
+    const alert = document.getElementById("countdown-alert");
+    if (alert && left > 0 && left < 120 && !box.dataset.warned) {
+      box.dataset.warned = "true";
+      alert.textContent = "Less than two minutes left to pay before your seats are released.";
+    }
     if (left === 0) {
       box.classList.add("countdown-over");
       // The server decides; reloading shows the lapsed hold with the offer to revive it.
