@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import insert, null, select, update
+from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking import realtime
@@ -378,19 +378,21 @@ def _quick_hold(
             .order_by(Seat.id)
             .with_for_update(of=Seat)
         ).all()
-        if (
-            len(rows) != len(numbers)
-            or any(own is not None for _seat, _schedule, own in rows)
-            or any(seat.status != SeatStatus.AVAILABLE for seat, _schedule, _own in rows)
-        ):
+        if len(rows) != len(numbers) or any(own is not None for _seat, _sched, own in rows):
+            raise _NotQuick
+        seats = [seat for seat, _schedule, _own in rows]
+        claimed = {seat.id for seat in seats if seat.status != SeatStatus.AVAILABLE}
+        if claimed:
+            # The usual loser: refuse now, naming the seats, unless a claim is a lapsed hold
+            # (the careful path retires those). A fresh read sees claims committed while we
+            # waited for the seat locks.
+            _refuse_taken(_live_claims(session, claimed), seats, now, mine=set())
             raise _NotQuick
         schedule = rows[0][1]
         _require_on_sale(schedule, now)
-        seats = [seat for seat, _schedule, _own in rows]
         total = pricing.quote(schedule, seats, now=now).total
         hold = _new_hold(session, customer_id, sold_by_id, schedule_id, now, total)
         _claim(session, hold, {seat.id for seat in seats}, now)
-        _move_counter(session, schedule, -len(seats), now, claiming=True)
         audit.record(
             "reservation",
             hold.id,
@@ -403,6 +405,8 @@ def _quick_hold(
             added=sorted(numbers),
             dropped=[],
         )
+        # Last: the trip's counter row is the one every hold on the trip queues for.
+        _move_counter(session, schedule, -len(seats), now, claiming=True)
         _publish_after_commit(schedule_id, {seat.id for seat in seats})
         _log_after_commit("hold.created", hold, sorted(numbers), by=customer_id or sold_by_id)
     return hold
@@ -817,19 +821,6 @@ def _retire(
     )
     _lock_seats(session, {s for h in holds for s in h.seat_ids})
     freed = _release_claims(session, ids, None, now)
-    per_schedule: dict[uuid.UUID, int] = defaultdict(int)
-    for hold in holds:
-        per_schedule[hold.schedule_id] += len(hold.seat_ids)
-    for schedule_id in sorted(per_schedule):
-        session.execute(
-            update(Schedule)
-            .where(Schedule.id == schedule_id)
-            .values(
-                available_seats=Schedule.available_seats + per_schedule[schedule_id],
-                seat_version=Schedule.seat_version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
     action = {HoldStatus.EXPIRED: "hold.expired"}.get(status, f"hold.{status.value}")
     session.execute(
         insert(ActivityLog),
@@ -850,6 +841,28 @@ def _retire(
             }
             for hold in holds
         ],
+    )
+    # Last, so the hot schedule rows stay locked as briefly as possible: one statement gives
+    # every trip back the seats released above (locked first, in id order, against deadlocks).
+    schedule_ids = sorted({hold.schedule_id for hold in holds})
+    session.execute(
+        select(Schedule.id)
+        .where(Schedule.id.in_(schedule_ids))
+        .order_by(Schedule.id)
+        .with_for_update()
+    )
+    gone = set(freed)
+    given_back: dict[uuid.UUID, int] = defaultdict(int)
+    for hold in holds:
+        given_back[hold.schedule_id] += len(gone.intersection(hold.seat_ids))
+    session.execute(
+        update(Schedule)
+        .where(Schedule.id.in_(schedule_ids))
+        .values(
+            available_seats=Schedule.available_seats + case(given_back, value=Schedule.id, else_=0),
+            seat_version=Schedule.seat_version + 1,
+        )
+        .execution_options(synchronize_session=False)
     )
     return freed
 
