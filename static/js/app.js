@@ -58,7 +58,15 @@
     const totalOut = document.getElementById("seat-total");
     if (count) count.textContent = String(ticked.length);
     if (chosen) chosen.textContent = ticked.map((box) => box.value).join(", ");
-    if (totalOut) totalOut.textContent = ticked.length ? money(total) + " before GST" : "";
+    if (totalOut) {
+      totalOut.replaceChildren();
+      if (ticked.length) {
+        const note = document.createElement("span");
+        note.className = "seat-total-note";
+        note.textContent = " before GST";
+        totalOut.append(money(total), note);
+      }
+    }
     const out = document.getElementById("seat-note");
     if (out && note !== undefined) out.textContent = note;
   }
