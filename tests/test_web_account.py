@@ -471,6 +471,7 @@ def test_a_top_up_with_an_unknown_method_is_refused(client, app, customer):
     """A method that is not offered (cash): 400, the wallet page again, no payment started."""
     response = client.post("/wallet/topup", data={"amount": "500", "method": "cash"})
     assert response.status_code == 400 and "Ledger" in text(response)
+    assert '<p class="error" id="method-error">' in response.text
     with app.app_context():
         assert db.session.scalar(select(Payment.id).where(Payment.purpose == "topup")) is None
 

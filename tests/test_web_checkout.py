@@ -478,6 +478,27 @@ def test_the_waiting_page_polls_until_the_gateway_answers(client, app, shopper, 
     assert done.headers["HX-Redirect"] == f"/bookings/{booking_of(app, hold_id).reference}"
 
 
+def test_the_waiting_page_stops_polling_once_a_late_payment_was_refunded(
+    client, app, shopper, trip_id
+):
+    """Refunded (the payment landed after the seats were lost): the message, and nothing left
+    that polls or refreshes; htmx is told to stop with 286."""
+    shopper()
+    hold_id = hold_through_the_seat_map(client, trip_id, ["2A"])
+    started = client.post(f"/holds/{hold_id}", data=checkout_form(["2A"], method="upi"))
+    payment_id = gateway_payment_id(started.headers["Location"])
+    with app.app_context():  # the late-payment path's outcome, as the webhook leaves it
+        db.session.get(Payment, payment_id).status = PaymentStatus.REFUNDED
+        db.session.commit()
+
+    page = client.get(f"/holds/{hold_id}/paying")
+    fragment = client.get(f"/holds/{hold_id}/paying", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and fragment.status_code == 286
+    assert "It has been refunded in full." in page.text and "hx-trigger" not in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    assert "It has been refunded in full." in fragment.text
+
+
 @pytest.mark.parametrize("decision", ["decline", "abandon"])
 def test_a_declined_payment_returns_to_checkout_with_the_hold_running(
     client, app, shopper, trip_id, decision

@@ -215,6 +215,13 @@ def test_an_unknown_bus_type_is_ignored_rather_than_hiding_every_trip(client, ro
     assert len(order_of(page, list(buses.values()))) == 3
 
 
+def test_an_unknown_departure_window_is_named_by_its_field(client, route_day):
+    """A window that is not offered: the form says so beside the window choices."""
+    day, _buses = route_day
+    page = client.get(f"/?origin=Mysuru&destination=Chennai&date={day}&window=midnight").text
+    assert '<p class="error">Not a valid choice.</p>' in page
+
+
 def test_a_day_without_trips_suggests_the_next_days_with_trips(client, app, route_day):
     """Nothing on the day before: the days that do have trips are offered as links."""
     day, _buses = route_day

@@ -178,10 +178,13 @@ def paying(hold_id: uuid.UUID):
         if is_htmx():
             return "", 204, {"HX-Redirect": url_for("checkout.checkout", hold_id=hold_id)}
         return redirect(url_for("checkout.checkout", hold_id=hold_id))
-    return render(
+    page = render(
         "checkout/paying.html",
         "checkout/_paying_status.html",
         state=state,
         progress=progress,
         hold_id=hold_id,
     )
+    if state == "refunded" and is_htmx():
+        return page, 286  # htmx's "stop polling": nothing more will happen to this payment
+    return page
