@@ -92,12 +92,13 @@ def holds_group() -> None:
 
 @holds_group.command("expire")
 @click.option("--dry-run", is_flag=True, help="List what would be retired; change nothing.")
-@click.option("--batch-size", default=500, show_default=True)
-def holds_expire(dry_run: bool, batch_size: int) -> None:
+@click.option("--batch-size", type=int, help="Holds a transaction  [default: SWEEP_BATCH_SIZE]")
+def holds_expire(dry_run: bool, batch_size: int | None) -> None:
     """Retire every hold past its expiry (the beat does this every SWEEP_INTERVAL_SECONDS)."""
     from booking.services import payments
 
     now = utcnow()
+    batch_size = batch_size or current_app.config["SWEEP_BATCH_SIZE"]
     result = holds.expire_holds(now, batch_size=batch_size, dry_run=dry_run)
     verb = "would retire" if dry_run else "retired"
     for hold in result.retired:

@@ -3,7 +3,6 @@ ledger reads and whole-database snapshots."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -269,36 +268,3 @@ def table_snapshot(exclude: tuple[str, ...] = ()) -> dict[str, list[str]]:
     }
     db.session.rollback()
     return snapshot
-
-
-# ---- races (PostgreSQL) ------------------------------------------------------------------------
-
-
-def race(app, calls) -> list:
-    """Run each call in its own thread and app context, all let go at the same instant; return
-    each outcome (the exception, when one was raised). Hand the calls plain ids, never ORM rows."""
-    go = threading.Event()
-    ready = threading.Semaphore(0)
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        with app.app_context():
-            ready.release()
-            go.wait(timeout=30)
-            try:
-                results[index] = call()
-            except Exception as error:  # the assertions look at every outcome
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for _ in threads:
-        ready.acquire(timeout=30)
-    go.set()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,3 +133,36 @@ def empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+def race(app, calls) -> list:
+    """Run each call in its own thread and app context, all let go at the same instant; return
+    each outcome (the exception, when one was raised). Hand the calls plain ids, never ORM rows.
+
+    Threads beyond the pool size wait for a connection, so they join the race a moment later.
+    """
+    go = threading.Event()
+    ready = threading.Semaphore(0)
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        with app.app_context():
+            ready.release()
+            go.wait(timeout=30)
+            try:
+                results[index] = call()
+            except Exception as error:  # the assertions look at every outcome
+                results[index] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        ready.acquire(timeout=30)
+    go.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return results

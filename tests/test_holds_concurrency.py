@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import threading
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -16,7 +15,7 @@ from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, 
 from booking.models.enums import HoldStatus, SeatStatus
 from booking.services import holds, invariants
 from booking.services.errors import DomainError
-from tests.support import NOW, make_trip
+from tests.support import NOW, make_trip, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -27,38 +26,6 @@ def race_app(make_app):
     return make_app(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 60, "max_overflow": 0, "pool_timeout": 60}
     )
-
-
-def race(app, calls) -> list:
-    """Run each call in its own thread, all let go at the same instant; return each outcome.
-
-    Threads beyond the pool size wait for a connection, so they join the race a moment later.
-    """
-    go = threading.Event()
-    ready = threading.Semaphore(0)
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        with app.app_context():
-            ready.release()
-            go.wait(timeout=30)
-            try:
-                results[index] = call()
-            except Exception as error:  # the assertions look at every outcome
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for _ in threads:
-        ready.acquire(timeout=30)
-    go.set()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
 
 
 def customers(count: int) -> list[uuid.UUID]:

@@ -148,6 +148,7 @@ def test_booking_page_shows_trip_passengers_amounts_and_cancelling(client, refer
     assert response.status_code == 200
     body = text(response)
     assert reference in body and "Priya Raman" in body and "Rs 1,050.00" in body
+    assert "Paid by Wallet Rs 1,050.00" in body
     assert f'href="/bookings/{reference}/ticket.pdf"' in body
     assert f'href="/bookings/{reference}/trip.ics"' in body
     assert re.search(r'<input id="seats-\d" name="seats"[^>]*type="checkbox" value="2A">', body)

@@ -32,12 +32,11 @@ from tests.money_support import (
     ledger,
     pay_wallet,
     payments_of,
-    race,
     signed_webhook,
     start_gateway,
     table_snapshot,
 )
-from tests.support import NOW, make_trip, make_user
+from tests.support import NOW, make_trip, make_user, race
 
 MIN = timedelta(minutes=1)
 AT = NOW + 2 * MIN  # when the webhooks in this file arrive

@@ -301,7 +301,7 @@ def lapsed_holds(now: datetime, limit: int | None = None) -> list[RetiredHold]:
     return _describe(list(db.session.scalars(ids)))
 
 
-def expire_holds(now: datetime, batch_size: int = 500, dry_run: bool = False) -> SweepResult:
+def expire_holds(now: datetime, batch_size: int = 2000, dry_run: bool = False) -> SweepResult:
     """Retire every hold past its expiry, in batches of set-based statements.
 
     Two sweeps at once never retire the same hold twice: each batch locks its holds with

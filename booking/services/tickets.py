@@ -608,7 +608,7 @@ def _draw_fare(pdf: FPDF, booking: Booking) -> None:
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
-    paid_by = _paid_by(booking)
+    paid_by = paid_by_text(booking)
     if paid_by:
         pdf.set_font("Helvetica", "", 9)
         pdf.set_text_color(*MUTED)
@@ -621,7 +621,7 @@ def _seat_count(count: int) -> str:
     return f"{count} seat" if count == 1 else f"{count} seats"
 
 
-def _paid_by(booking: Booking) -> str:
+def paid_by_text(booking: Booking) -> str:
     """How the booking was paid: 'Wallet Rs 500.00 and UPI Rs 444.99'."""
     payments = db.session.scalars(
         select(Payment)

@@ -71,6 +71,7 @@ def test_search_choose_seats_pay_through_the_gateway_and_get_the_ticket(
     reference = booking_reference(page)
     expect(page.get_by_role("heading", name=reference)).to_be_visible()
     expect(page.get_by_text("Payment received. Your booking is confirmed.")).to_be_visible()
+    expect(page.get_by_text("Paid by Wallet Rs 100.00 and UPI Rs 950.00")).to_be_visible()
     shoot(page, "06-booking")
     ticket = page.get_by_role("link", name="Ticket (PDF)")
     response = page.request.get(ticket.get_attribute("href"))

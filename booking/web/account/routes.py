@@ -55,6 +55,7 @@ def booking(reference: str):
         form=form,
         preview=preview,
         policy=tickets.cancellation_policy(),
+        paid_by=tickets.paid_by_text(found),
         new=request.args.get("new") == "1",
     )
 
