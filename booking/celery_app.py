@@ -24,7 +24,7 @@ def celery_init_app(app: Flask) -> Celery:
         celery_app.conf.update(broker_url=redis_url, result_backend=None)
     else:
         celery_app.conf.update(
-            broker_url="memory://", task_always_eager=True, task_eager_propagates=True
+            broker_url="memory://localhost/", task_always_eager=True, task_eager_propagates=True
         )
     celery_app.conf.beat_schedule["expire-lapsed-holds"]["schedule"] = float(
         app.config["SWEEP_INTERVAL_SECONDS"]

@@ -1,4 +1,5 @@
-"""Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`."""
+"""Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`, `flask holds
+expire|list`, `flask trips cancel`, `flask reconcile`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask.cli import AppGroup, run_command, with_appcontext
 from flask_migrate import upgrade
 
 from booking.extensions import db
+from booking.formatting import money
 from booking.orm import utcnow
 from booking.services import accounts, catalog, holds
 from booking.services import seed as seed_service
@@ -23,6 +25,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(holds_group)
+    app.cli.add_command(trips_group)
     app.cli.add_command(reconcile_command)
 
 
@@ -121,6 +124,33 @@ def holds_list(schedule_id) -> None:
             f"{row.customer}"
         )
     click.echo(f"{len(rows)} active hold(s)")
+
+
+@click.group("trips", cls=AppGroup)
+def trips_group() -> None:
+    """Operator actions on trips."""
+
+
+@trips_group.command("cancel")
+@click.argument("schedule_id", type=click.UUID)
+@click.option("--reason", required=True, help="Why; passengers read it in their email.")
+@click.option("--admin", "admin_email", required=True, help="Email of the admin acting.")
+def trips_cancel(schedule_id, reason: str, admin_email: str) -> None:
+    """Cancel a trip: stop sales, release every hold, refund every booking in full to its
+    original methods. Running it again changes nothing more."""
+    from booking.services import cancellations
+
+    try:
+        admin = accounts.admin_by_email(admin_email)
+        done = cancellations.cancel_trip(
+            schedule_id, admin_id=admin.id, reason=reason, now=utcnow()
+        )
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(
+        f"Trip {schedule_id} cancelled: {done.bookings_cancelled} booking(s) refunded "
+        f"{money(done.refunded)} in all, {done.holds_released} hold(s) released."
+    )
 
 
 @click.command("reconcile")

@@ -3,6 +3,7 @@ cancellation, where the refund goes, and the operator cancelling a whole trip.""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -36,6 +37,7 @@ from booking.models.enums import (
     SeatStatus,
     TicketValidity,
 )
+from booking.orm import utcnow
 from booking.services import bookings, cancellations, holds, payments, tickets
 from booking.services.cancellations import CancelError
 from booking.services.errors import NotFound
@@ -520,3 +522,35 @@ def test_cancelling_a_trip_needs_a_reason_and_a_trip_that_has_not_left(trip, adm
     db.session.commit()
     with pytest.raises(CancelError, match="already left"):
         cancellations.cancel_trip(trip.id, admin_id=admin.id, reason="Late", now=NOW)
+
+
+def test_flask_trips_cancel_refunds_and_releases_once(app_ctx, runner):
+    """The ops command: bookings refunded in full, holds released; run again, nothing more; a
+    non-admin or an unknown trip change nothing and say why."""
+    now = utcnow()
+    admin = make_user(Role.ADMIN, now=now)
+    trip = make_trip(now=now)
+    buyer = make_user(wallet="5000.00", now=now)
+    booking_id = pay_wallet(buyer.id, hold(buyer.id, trip.id, ["2A"], now=now), ["2A"], now=now)
+    hold(make_user(now=now).id, trip.id, ["3C"], now=now)
+    db.session.commit()
+    args = ["trips", "cancel", str(trip.id), "--reason", "Flooded road"]
+
+    refused = runner.invoke(args=[*args, "--admin", buyer.email])
+    assert refused.exit_code == 1 and f"No active admin has the email '{buyer.email}'" in (
+        refused.output
+    )
+    unknown = runner.invoke(
+        args=["trips", "cancel", str(uuid.uuid4()), "--reason", "x", "--admin", admin.email]
+    )
+    assert unknown.exit_code == 1 and "We could not find that trip." in unknown.output
+    assert fresh(Booking, booking_id).status == BookingStatus.CONFIRMED
+
+    first = runner.invoke(args=[*args, "--admin", admin.email])
+    assert first.exit_code == 0, first.output
+    assert "1 booking(s) refunded Rs 525.00 in all, 1 hold(s) released." in first.output
+    assert fresh(Booking, booking_id).status == BookingStatus.CANCELLED
+    assert fresh(Schedule, trip.id).available_seats == 40  # the 2+2 seater, all free again
+    again = runner.invoke(args=[*args, "--admin", admin.email])
+    assert "0 booking(s) refunded Rs 0.00 in all, 0 hold(s) released." in again.output
+    assert balance(buyer.id) == Decimal("5000.00")

@@ -282,7 +282,7 @@ def test_refund_always_succeeds_and_logs_it(caplog):
     assert re.fullmatch(r"sbx_rf_[0-9a-f]{24}", reference)
     [line] = [r.getMessage() for r in caplog.records if "gateway.refunded" in r.getMessage()]
     assert f"refund_reference={reference}" in line and "reference=sbx_abc" in line
-    assert "amount=100.00" in line and "reason=seat_2B_cancelled" in line
+    assert "amount=100.00" in line and 'reason="seat 2B cancelled"' in line
 
 
 def test_get_gateway_gives_the_sandbox_configured_from_the_settings(app_ctx):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -422,3 +425,42 @@ def test_seat_states_in_the_database_follow_the_claims(trip, asha):
     assert db.session.scalar(select(Seat.status).where(Seat.seat_number == "1A")) == (
         SeatStatus.AVAILABLE
     )
+
+
+# ---- log lines -------------------------------------------------------------------------------
+
+
+def test_every_hold_change_writes_a_structured_log_line(trip, asha, ravi, caplog):
+    """created, changed, released, expired (by the sweep and when taken after expiry), revived
+    and extended: one logfmt line each, after commit, with hold, schedule, customer, seats and
+    expiry, so a log search can follow one hold or one seat."""
+    admin = make_user(Role.ADMIN)
+    with caplog.at_level(logging.INFO, logger="booking.events"):
+        first = hold(asha, trip, ["1A"])
+        hold(asha, trip, ["1A", "1B"], now=NOW + MIN)  # changes the same hold
+        holds.admin_extend(first.id, admin_id=admin.id, minutes=5, now=NOW + 2 * MIN)
+        holds.admin_release(first.id, admin_id=admin.id, reason="no show", now=NOW + 3 * MIN)
+        lapsing = hold(ravi, trip, ["2A"], now=NOW)
+        holds.expire_holds(NOW + 16 * MIN)  # the sweep
+        holds.revive_hold(lapsing.id, customer_id=ravi.id, now=NOW + 17 * MIN)
+        hold(asha, trip, ["2A"], now=NOW + 40 * MIN)  # takes 2A from Ravi's lapsed hold
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=hold.")]
+
+    def line(event: str, hold_id) -> dict[str, str]:
+        found = next(x for x in lines if x.startswith(f"event={event} ") and f"hold={hold_id}" in x)
+        pairs = re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S*)', found)
+        return {k: json.loads(v) if v.startswith('"') else v for k, v in pairs}
+
+    created = line("hold.created", first.id)
+    assert created["schedule"] == str(trip.id) and created["customer"] == str(asha.id)
+    assert created["seats"] == "1A" and created["expires_at"] == (NOW + 15 * MIN).isoformat()
+    assert line("hold.changed", first.id)["seats"] == "1A,1B"
+    assert line("hold.extended", first.id)["expires_at"] == (NOW + 20 * MIN).isoformat()
+    released = line("hold.released", first.id)
+    assert released["seats"] == "1A,1B" and released["reason"] == "no show"
+    assert released["by"] == str(admin.id)
+    assert line("hold.expired", lapsing.id)["reason"] == "lapsed"
+    revived = line("hold.revived", lapsing.id)
+    assert revived["seats"] == "2A" and revived["expires_at"] == (NOW + 32 * MIN).isoformat()
+    taken = [x for x in lines if x.startswith("event=hold.expired ") and str(lapsing.id) in x]
+    assert len(taken) == 2 and 'reason="taken after expiry"' in taken[1]

@@ -213,6 +213,17 @@ def create_admin(email: str, password: str, now: datetime) -> User:
     return existing
 
 
+def admin_by_email(email: str) -> User:
+    """An active admin account, by email (for ops commands that act in an admin's name).
+
+    :raise AccountError: when no active admin has that email.
+    """
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None or user.role != Role.ADMIN or not user.is_active:
+        raise AccountError(f"No active admin has the email {email!r}.")
+    return user
+
+
 def get_user(user_id: str | uuid.UUID) -> User | None:
     """Load a user by id (for the session loader); None for a malformed or unknown id."""
     try:

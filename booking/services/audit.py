@@ -42,12 +42,22 @@ def record(
 
 
 def log_event(event: str, **fields: Any) -> None:
-    """Write one ``event=... key=value`` line that a log search can filter on."""
+    """Write one logfmt line (``event=hold.created seats=3A,3B reason="no show"``) that a log
+    search can filter on. Lists are joined with commas; a value with a space, quote or ``=`` is
+    quoted."""
     parts = [f"event={event}"]
     for key, value in fields.items():
         text = ",".join(map(str, value)) if isinstance(value, list | tuple | set) else str(value)
-        parts.append(f"{key}={text.replace(' ', '_')}")
+        parts.append(f"{key}={_logfmt_value(text)}")
     logger.info(" ".join(parts))
+
+
+def _logfmt_value(text: str) -> str:
+    """The value as logfmt writes it: bare when it can be, else double-quoted and escaped."""
+    if text and not any(c in text for c in ' "=\\\n'):
+        return text
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 def _jsonable(value: Any) -> Any:

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 
 from flask import current_app
@@ -63,7 +64,9 @@ class RetiredHold:
     id: uuid.UUID
     schedule_id: uuid.UUID
     user_id: uuid.UUID | None
+    expires_at: datetime
     seat_ids: tuple[uuid.UUID, ...]
+    seat_numbers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,8 @@ def admin_extend(
             previous_expires_at=previous,
             expires_at=hold.expires_at,
         )
-        _log_after_commit("hold.extended", hold, [], by=admin_id)
+        numbers = sorted(_numbers_of(session, _live_seat_ids(session, [hold.id])))
+        _log_after_commit("hold.extended", hold, numbers, by=admin_id)
     return hold
 
 
@@ -340,9 +344,7 @@ def _sweep_batch(now: datetime, batch_size: int) -> list[RetiredHold]:
         for schedule_id, seat_ids in freed.items():
             _publish_after_commit(schedule_id, seat_ids)
     for hold in batch:
-        _log_after_commit_raw(
-            "hold.expired", hold.id, hold.schedule_id, hold.user_id, hold.seat_ids, reason="lapsed"
-        )
+        _log_retired("hold.expired", hold, reason="lapsed")
     return batch
 
 
@@ -456,14 +458,10 @@ def _hold_once(
         if _live_claims(session, wanted_ids, exclude={h.id for h in retiring} | {own_id}):
             raise StaleRead  # claimed between our read and our locks
 
-        freed = _retire(
-            session,
-            _describe([h.id for h in retiring]),
-            now,
-            HoldStatus.EXPIRED,
-            "taken after expiry",
-            actor_id=None,
-        )
+        lapsed = _describe([h.id for h in retiring])
+        freed = _retire(session, lapsed, now, HoldStatus.EXPIRED, "taken after expiry", None)
+        for ended in lapsed:
+            on_commit(partial(_log_retired, "hold.expired", ended, reason="taken after expiry"))
         total = pricing.quote(schedule, wanted, now=now).total
         if own is not None:
             hold, action = own, "hold.changed"
@@ -601,15 +599,15 @@ def _end_hold(
         ended = _describe([hold.id])
         freed = _retire(session, ended, now, status, reason, actor_id=customer_id or admin_id)
         _publish_after_commit(hold.schedule_id, freed)
-        _log_after_commit_raw(
-            "hold.released",
-            hold.id,
-            hold.schedule_id,
-            hold.user_id,
-            ended[0].seat_ids,
-            status=status.value,
-            by=customer_id or admin_id,
-            reason=reason,
+        on_commit(
+            partial(
+                _log_retired,
+                "hold.released",
+                ended[0],
+                status=status.value,
+                by=customer_id or admin_id,
+                reason=reason,
+            )
         )
     return locked
 
@@ -783,22 +781,36 @@ def _describe(hold_ids: list) -> list[RetiredHold]:
         return []
     rows = db.session.execute(
         select(
-            Reservation.id, Reservation.schedule_id, Reservation.user_id, ReservationSeat.seat_id
+            Reservation.id,
+            Reservation.schedule_id,
+            Reservation.user_id,
+            Reservation.expires_at,
+            ReservationSeat.seat_id,
+            Seat.seat_number,
         )
         .outerjoin(
             ReservationSeat,
             (ReservationSeat.reservation_id == Reservation.id) & ReservationSeat.is_live,
         )
+        .outerjoin(Seat, Seat.id == ReservationSeat.seat_id)
         .where(Reservation.id.in_(hold_ids))
         .order_by(Reservation.id)
     ).all()
     seats: dict[uuid.UUID, list] = defaultdict(list)
     meta = {}
-    for hold_id, schedule_id, user_id, seat_id in rows:
-        meta[hold_id] = (schedule_id, user_id)
+    for hold_id, schedule_id, user_id, expires_at, seat_id, number in rows:
+        meta[hold_id] = (schedule_id, user_id, expires_at)
         if seat_id is not None:
-            seats[hold_id].append(seat_id)
-    return [RetiredHold(h, *meta[h], tuple(sorted(seats[h]))) for h in meta]
+            seats[hold_id].append((seat_id, number))
+    return [
+        RetiredHold(
+            h,
+            *meta[h],
+            seat_ids=tuple(sorted(seat_id for seat_id, _ in seats[h])),
+            seat_numbers=tuple(sorted(number for _, number in seats[h])),
+        )
+        for h in meta
+    ]
 
 
 def _retire(
@@ -998,14 +1010,15 @@ def _log_after_commit(event: str, hold: Reservation, numbers: list[str], **field
     )
 
 
-def _log_after_commit_raw(event, hold_id, schedule_id, user_id, seat_ids, **fields) -> None:
-    """A structured log line for a hold known only by ids."""
+def _log_retired(event: str, hold: RetiredHold, **fields) -> None:
+    """The structured log line of a hold that ended (call it once the change is committed)."""
     audit.log_event(
         event,
-        hold=hold_id,
-        schedule=schedule_id,
-        customer=user_id,
-        seats=[str(s) for s in seat_ids],
+        hold=hold.id,
+        schedule=hold.schedule_id,
+        customer=hold.user_id,
+        seats=list(hold.seat_numbers),
+        expires_at=hold.expires_at.isoformat(),
         **fields,
     )
 
