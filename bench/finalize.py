@@ -6,7 +6,7 @@ a) Wallet-only finalizations per second: 20 customers, each with its own one-sea
    seats, lock and debit the wallet, booking, payment, booking seats, ledger row, seats booked,
    hold confirmed, trip version, ticket) on holds made the same way.
 b) 1,000 replays of one signed payment.succeeded webhook (a wallet+UPI payment) from 20 threads
-   through payments.receive_webhook: asserts one booking and one debit, reports the time taken;
+   through webhooks.receive_webhook: asserts one booking and one debit, reports the time taken;
    beside it the least a duplicate needs in raw SQL (lock the payment, look the event id up).
 c) invariants.run_all() over 100,000 bookings built with set-based SQL (users, wallets, ledger
    credits and debits, confirmed holds, live claims, booked seats, bookings, booking seats,
@@ -28,6 +28,8 @@ from collections import Counter
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+
+from booking.services import webhooks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,7 +59,7 @@ CENT = Decimal("0.01")
 
 def details_for(seat: str):
     """Checkout details for one seat (a female passenger, so ladies-only seats are fine)."""
-    from booking.services.payments import CheckoutDetails, Passenger
+    from booking.services.details import CheckoutDetails, Passenger
 
     return CheckoutDetails(
         passengers=(Passenger(seat, "Bench Passenger", 30, "female"),),
@@ -320,7 +322,7 @@ def bench_replays(app, replays: int, threads: int = 20):
             for _ in range(per_thread):
                 t0 = time.perf_counter()
                 try:
-                    outcomes[payments.receive_webhook(headers, body, at).outcome] += 1
+                    outcomes[webhooks.receive_webhook(headers, body, at).outcome] += 1
                 except Exception as error:
                     outcomes[f"error {type(error).__name__}"] += 1
                 times.append(time.perf_counter() - t0)

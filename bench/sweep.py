@@ -1,6 +1,6 @@
 """Benchmark 2: the sweep. 10,000 lapsed holds (one seat each, on 250 full 40-seat trips, put in
 with bulk inserts like tests/test_holds_concurrency.py does for 1,000) retired by
-holds.expire_holds; beside it, on the same data reset between repetitions, a plain
+sweep.expire_holds; beside it, on the same data reset between repetitions, a plain
 `UPDATE reservations SET status = 'expired' WHERE ...` and a full set-based sweep in one SQL
 statement (holds, claims, seats, counters and one audit row per hold), so the ratios say how far
 the service is from the floor and from the same work done in SQL.
@@ -16,6 +16,8 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+
+from booking.services import sweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -167,13 +169,12 @@ def state(app) -> tuple[int, int, int]:
 
 
 def run_service(app, now) -> tuple[float, int]:
-    """holds.expire_holds with the configured batch size; (seconds, holds retired)."""
+    """sweep.expire_holds with the configured batch size; (seconds, holds retired)."""
     from booking.extensions import db
-    from booking.services import holds
 
     with app.app_context():
         started = time.perf_counter()
-        result = holds.expire_holds(now, batch_size=app.config["SWEEP_BATCH_SIZE"])
+        result = sweep.expire_holds(now, batch_size=app.config["SWEEP_BATCH_SIZE"])
         elapsed = time.perf_counter() - started
         db.session.remove()
     return elapsed, len(result.retired)
@@ -284,7 +285,7 @@ def main(argv=None) -> int:
         ["variant", "median", "all runs", "holds/s", "ratio to service"],
         [
             [
-                "holds.expire_holds (service)",
+                "sweep.expire_holds (service)",
                 f"{service:.3f} s",
                 ", ".join(f"{t:.3f}" for t in times["service"]),
                 f"{count / service:.0f}",

@@ -42,6 +42,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_web(app)
 
+    # Facts the services announce after commit reach the layers above them.
+    from booking import realtime, tasks
+
+    realtime.subscribe(app)
+    tasks.subscribe(app)
+
     from booking.cli import register_cli
 
     register_cli(app)

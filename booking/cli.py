@@ -98,17 +98,20 @@ def holds_group() -> None:
 @click.option("--batch-size", type=int, help="Holds a transaction  [default: SWEEP_BATCH_SIZE]")
 def holds_expire(dry_run: bool, batch_size: int | None) -> None:
     """Retire every hold past its expiry (the beat does this every SWEEP_INTERVAL_SECONDS)."""
-    from booking.services import payments
+    from booking.services import sweep
 
     now = utcnow()
     batch_size = batch_size or current_app.config["SWEEP_BATCH_SIZE"]
-    result = holds.expire_holds(now, batch_size=batch_size, dry_run=dry_run)
+    if dry_run:
+        result = sweep.expire_holds(now, batch_size=batch_size, dry_run=True)
+    else:
+        result = sweep.run(now, batch_size=batch_size)
     verb = "would retire" if dry_run else "retired"
     for hold in result.retired:
         click.echo(f"  {hold.id}  trip {hold.schedule_id}  {len(hold.seat_ids)} seat(s)")
     click.echo(f"{verb} {len(result.retired)} lapsed hold(s)")
     if not dry_run:
-        returned = payments.release_stranded_wallet_parts(now)
+        returned = result.wallet_parts_released
         click.echo(f"gave back {returned} wallet part(s) of unfinished gateway payments")
 
 

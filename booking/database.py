@@ -5,12 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from booking.errors import Busy, ConcurrentChange
 from booking.extensions import db
+
+T = TypeVar("T")
+ATTEMPTS = 4
+
+MESSAGES = {
+    "busy": "Those seats are being booked by someone else right now. Try again in a moment.",
+    "changed": "The seats changed while we were working. Try again.",
+}
 
 # True inside a unit of work: on SQLite its transaction takes the write lock at BEGIN, while
 # plain reads elsewhere begin deferred and never block writers (WAL lets them run side by side).
@@ -54,6 +64,11 @@ def on_commit(callback: Callable[[], None]) -> None:
     db.session.info.setdefault("on_commit", []).append(callback)
 
 
+def transaction_state() -> dict[str, Any]:
+    """A dict that lives as long as the current unit of work (fresh at BEGIN, gone at the end)."""
+    return db.session.info.setdefault("transaction_state", {})
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Any]:
     """One transaction: commit on success, roll back on any error, then run on_commit callbacks."""
@@ -61,6 +76,7 @@ def unit_of_work() -> Iterator[Any]:
     if session().in_transaction():
         session.commit()  # end the reads before this: the work below starts a fresh transaction
     session.info["on_commit"] = []
+    session.info["transaction_state"] = {}
     token = _writing.set(True)
     try:
         yield session
@@ -68,9 +84,45 @@ def unit_of_work() -> Iterator[Any]:
     except BaseException:
         session.rollback()
         session.info["on_commit"] = []
+        session.info["transaction_state"] = {}
         raise
     finally:
         _writing.reset(token)
+    session.info.pop("transaction_state", None)
     callbacks = session.info.pop("on_commit", [])
     for callback in callbacks:
         callback()
+
+
+class StaleRead(Exception):
+    """What was read before taking the locks changed meanwhile; with_retries runs it again."""
+
+
+# The one-live-claim indexes and constraints whose refusal means "someone claimed it first":
+# running the transaction again reads the new state and answers properly.
+_RETRY_ON_CONSTRAINTS = ("reservation",)
+
+
+def with_retries(attempt: Callable[[], T], taken_message: str | None = None) -> T:
+    """Run a unit of work, again when a read went stale, a deadlock was broken, or a
+    one-live-claim index refused a claim; a lock wait past the timeout becomes Busy.
+
+    :raise Busy: when rows stayed locked; ConcurrentChange when the retries ran out.
+    """
+    for _ in range(ATTEMPTS):
+        try:
+            return attempt()
+        except StaleRead:
+            continue
+        except IntegrityError as error:
+            if not any(name in str(error.orig) for name in _RETRY_ON_CONSTRAINTS):
+                raise
+            continue
+        except OperationalError as error:
+            code = getattr(error.orig, "sqlstate", None)
+            if code == "40P01":  # deadlock detected: PostgreSQL aborted us; try again
+                continue
+            if code == "55P03" or "locked" in str(error.orig):
+                raise Busy(MESSAGES["busy"]) from error
+            raise
+    raise ConcurrentChange(taken_message or MESSAGES["changed"])

@@ -24,8 +24,8 @@ from booking.models import (
     WalletTransaction,
 )
 from booking.models.enums import LedgerKind, PaymentMethod, PromoKind
-from booking.services import holds, invariants, payments
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services import holds, invariants, payments, webhooks
+from booking.services.details import CheckoutDetails, Passenger
 from tests.support import NOW
 
 # One standard seat of the deluxe test bus: 500.00 base + 5% GST.
@@ -135,7 +135,7 @@ def deliver(
     reference = payment.gateway_reference
     amount = payment.amount if amount is None else amount
     body, headers = signed_webhook(event_type, reference, amount, now=now, event_id=event_id)
-    return payments.receive_webhook(headers, body, now)
+    return webhooks.receive_webhook(headers, body, now)
 
 
 def make_promo(

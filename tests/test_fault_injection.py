@@ -14,7 +14,9 @@ from booking.models import Schedule
 from booking.models.enums import LedgerKind, PaymentStatus, RefundMode, Role
 from booking.services import (
     audit,
+    bookings,
     cancellations,
+    claims,
     notifications,
     payments,
     tickets,
@@ -63,14 +65,14 @@ def failing(*_args, **_kwargs):
 
 def _fail_on_schedule_update(monkeypatch) -> None:
     """The seats are updated to booked, then building the schedule update fails."""
-    real_update = payments.update
+    real_update = claims.update
 
     def update(entity):
         if entity is Schedule:
             raise boom("after the seats update")
         return real_update(entity)
 
-    monkeypatch.setattr(payments, "update", update)
+    monkeypatch.setattr(claims, "update", update)
 
 
 def _fail_on_audit(action: str):
@@ -91,7 +93,7 @@ def _fail_on_audit(action: str):
 
 FINALIZE_FAULTS = {
     "after the wallet debit": lambda mp: mp.setattr(wallet, "debit", after(wallet.debit)),
-    "after the booking insert": lambda mp: mp.setattr(payments, "BookingSeat", failing),
+    "after the booking insert": lambda mp: mp.setattr(bookings, "BookingSeat", failing),
     "after the payments are completed": _fail_on_audit("payment.completed"),
     "after the seats update": _fail_on_schedule_update,
     "after the ticket": _fail_on_audit("booking.confirmed"),
@@ -200,9 +202,7 @@ def test_a_fault_while_a_decline_returns_the_wallet_part_changes_nothing(trip, m
 CANCEL_FAULTS = {
     "after the wallet refund": lambda mp: mp.setattr(wallet, "refund", after(wallet.refund)),
     "after the wallet credit": lambda mp: mp.setattr(wallet, "credit", after(wallet.credit)),
-    "after the seat release": lambda mp: mp.setattr(
-        cancellations, "_free_seats", after(cancellations._free_seats)
-    ),
+    "after the seat release": lambda mp: mp.setattr(claims, "free", after(claims.free)),
     "after the ticket reissue": lambda mp: mp.setattr(
         tickets, "reissue_ticket", after(tickets.reissue_ticket)
     ),

@@ -277,7 +277,7 @@ def test_create_session_in_a_request_uses_the_gateway_sandbox_endpoint(make_app)
 
 def test_refund_always_succeeds_and_logs_it(caplog):
     """The sandbox refund returns sbx_rf_<hex> and writes one event log line."""
-    with caplog.at_level(logging.INFO, logger="booking.events"):
+    with caplog.at_level(logging.INFO, logger="booking.gateway"):
         reference = gateway.refund("sbx_abc", Decimal("100.00"), "seat 2B cancelled")
     assert re.fullmatch(r"sbx_rf_[0-9a-f]{24}", reference)
     [line] = [r.getMessage() for r in caplog.records if "gateway.refunded" in r.getMessage()]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, Role, ScheduleStatus, SeatStatus
-from booking.services import holds, invariants, inventory
+from booking.services import holds, invariants, inventory, sweep
 from booking.services.errors import NotFound
 from booking.services.holds import HoldError
 from tests.support import NOW, count_statements, make_trip, make_user
@@ -247,7 +247,7 @@ def test_revive_after_the_sweep_reclaims_the_same_seats(trip, asha):
     made = hold(asha, trip, ["3A", "3B"])
     hold(asha, trip, ["3A", "3B", "4A"], now=NOW + MIN)
     hold(asha, trip, ["3A", "3B"], now=NOW + 2 * MIN)  # 4A dropped before the end
-    holds.expire_holds(NOW + 16 * MIN)
+    sweep.expire_holds(NOW + 16 * MIN)
     assert counter(trip) == 40
     revived = holds.revive_hold(made.id, customer_id=asha.id, now=NOW + 30 * MIN)
     assert revived.status == HoldStatus.ACTIVE
@@ -441,7 +441,7 @@ def test_every_hold_change_writes_a_structured_log_line(trip, asha, ravi, caplog
         holds.admin_extend(first.id, admin_id=admin.id, minutes=5, now=NOW + 2 * MIN)
         holds.admin_release(first.id, admin_id=admin.id, reason="no show", now=NOW + 3 * MIN)
         lapsing = hold(ravi, trip, ["2A"], now=NOW)
-        holds.expire_holds(NOW + 16 * MIN)  # the sweep
+        sweep.expire_holds(NOW + 16 * MIN)  # the sweep
         holds.revive_hold(lapsing.id, customer_id=ravi.id, now=NOW + 17 * MIN)
         hold(asha, trip, ["2A"], now=NOW + 40 * MIN)  # takes 2A from Ravi's lapsed hold
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=hold.")]

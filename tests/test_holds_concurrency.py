@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, Seat, User
 from booking.models.enums import HoldStatus, SeatStatus
-from booking.services import holds, invariants
+from booking.services import holds, invariants, sweep
 from booking.services.errors import DomainError
 from tests.support import NOW, make_trip, race
 
@@ -205,8 +205,8 @@ def test_two_sweeps_at_once_retire_each_of_a_thousand_lapsed_holds_once(race_app
     results = race(
         race_app,
         [
-            lambda: [h.id for h in holds.expire_holds(later, batch_size=100).retired],
-            lambda: [h.id for h in holds.expire_holds(later, batch_size=100).retired],
+            lambda: [h.id for h in sweep.expire_holds(later, batch_size=100).retired],
+            lambda: [h.id for h in sweep.expire_holds(later, batch_size=100).retired],
         ],
     )
     assert unexpected(results) == []

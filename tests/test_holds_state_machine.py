@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, Role, SeatStatus
-from booking.services import holds, invariants, inventory
+from booking.services import holds, invariants, inventory, sweep
 from booking.services.errors import DomainError
 from tests.support import NOW, make_trip, make_user
 
@@ -71,7 +71,7 @@ class HoldsMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
-        holds.expire_holds(self.now, batch_size=2)
+        sweep.expire_holds(self.now, batch_size=2)
 
     @rule(minutes=st.sampled_from([1, 4, 10, 15, 16, 45]))
     def clock_moves(self, minutes):

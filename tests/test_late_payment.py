@@ -13,7 +13,7 @@ from booking.extensions import db
 from booking.gateway.sandbox import SandboxGateway
 from booking.models import Booking, Payment, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, LedgerKind, PaymentStatus, Role, SeatStatus
-from booking.services import cancellations, holds, payments
+from booking.services import cancellations, payments, refunds, sweep
 from tests.money_support import (
     SEAT,
     actions,
@@ -112,7 +112,7 @@ def test_late_success_books_the_hold_when_its_seats_are_still_free(trip, swept):
     """Nobody took the seats: the booking is confirmed late, whether or not the sweep ran."""
     customer_id, hold_id, payment_id = pay_then_lapse(trip)
     if swept:
-        assert len(holds.expire_holds(NOW + 16 * MIN).retired) == 1
+        assert len(sweep.expire_holds(NOW + 16 * MIN).retired) == 1
         assert hold_row(hold_id).status == HoldStatus.EXPIRED
         assert counter(trip.id) == 40
     outcome = deliver("payment.succeeded", payment_id, LAPSED)
@@ -137,7 +137,7 @@ def test_late_success_is_refunded_in_full_when_a_seat_was_taken(trip, gateway_re
     other customer's hold is untouched."""
     customer_id, hold_id, payment_id = pay_then_lapse(trip)
     if swept:
-        holds.expire_holds(NOW + 16 * MIN)
+        sweep.expire_holds(NOW + 16 * MIN)
     other = make_user()
     other_hold = hold(other.id, trip.id, ["2B"], now=NOW + 17 * MIN)
 
@@ -217,10 +217,10 @@ def test_the_sweep_gives_back_the_wallet_part_of_a_payment_whose_hold_lapsed(tri
     wallet part (a refund row linked to the debit); the gateway payment stays pending."""
     customer_id, _hold_id, payment_id = pay_then_lapse(trip)
     assert balance(customer_id) == 0
-    assert payments.release_stranded_wallet_parts(NOW + 10 * MIN) == 0  # still live: kept
-    holds.expire_holds(LAPSED)
-    assert payments.release_stranded_wallet_parts(LAPSED) == 1
-    assert payments.release_stranded_wallet_parts(LAPSED) == 0  # once
+    assert refunds.release_stranded_wallet_parts(NOW + 10 * MIN) == 0  # still live: kept
+    sweep.expire_holds(LAPSED)
+    assert refunds.release_stranded_wallet_parts(LAPSED) == 1
+    assert refunds.release_stranded_wallet_parts(LAPSED) == 0  # once
     [debit] = ledger(customer_id, LedgerKind.DEBIT)
     [refund] = ledger(customer_id, LedgerKind.REFUND)
     assert refund.parent_id == debit.id and balance(customer_id) == WALLET
@@ -231,8 +231,8 @@ def test_the_sweep_gives_back_the_wallet_part_of_a_payment_whose_hold_lapsed(tri
 def test_a_late_success_takes_the_returned_wallet_part_again(trip):
     """After the wallet part went back, a late success re-takes it and books the seats."""
     customer_id, hold_id, payment_id = pay_then_lapse(trip)
-    holds.expire_holds(LAPSED)
-    payments.release_stranded_wallet_parts(LAPSED)
+    sweep.expire_holds(LAPSED)
+    refunds.release_stranded_wallet_parts(LAPSED)
     assert deliver("payment.succeeded", payment_id, LAPSED).outcome == "confirmed_late"
     booking = booking_of(hold_id)
     assert booking is not None and balance(customer_id) == 0
@@ -244,8 +244,8 @@ def test_a_late_success_takes_the_returned_wallet_part_again(trip):
 def test_a_late_success_is_refunded_when_the_wallet_part_is_no_longer_there(trip, gateway_refunds):
     """The customer spent the returned wallet part meanwhile: the late success is refunded."""
     customer_id, hold_id, payment_id = pay_then_lapse(trip)
-    holds.expire_holds(LAPSED)
-    payments.release_stranded_wallet_parts(LAPSED)
+    sweep.expire_holds(LAPSED)
+    refunds.release_stranded_wallet_parts(LAPSED)
     other_trip = make_trip(base_price="250.00")
     spent = hold(customer_id, other_trip.id, ["5C"], now=LAPSED)
     pay_wallet(customer_id, spent, ["5C"], now=LAPSED)

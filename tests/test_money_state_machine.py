@@ -44,7 +44,7 @@ from booking.models.enums import (
     ScheduleStatus,
     SeatStatus,
 )
-from booking.services import cancellations, holds, invariants, payments
+from booking.services import cancellations, holds, invariants, payments, sweep
 from booking.services.errors import DomainError
 from tests.money_support import deliver, desk_hold, details, hold
 from tests.support import NOW, make_trip, make_user
@@ -104,7 +104,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self):
-        holds.expire_holds(self.now, batch_size=2)
+        sweep.expire_holds(self.now, batch_size=2)
 
     @rule(minutes=st.sampled_from([1, 4, 11, 16, 240, 1200]))
     def clock_moves(self, minutes):

@@ -25,8 +25,9 @@ from booking.models.enums import (
     SeatStatus,
 )
 from booking.services import payments, tickets
+from booking.services.details import CheckoutDetails, Passenger, PaymentError
 from booking.services.errors import NotFound
-from booking.services.payments import CheckoutDetails, Passenger, PaymentError
+from booking.services.payments import ProgressState
 from booking.services.tickets import ScanStatus
 from tests.money_support import (
     SEAT,
@@ -315,7 +316,7 @@ def test_success_webhook_confirms_the_booking_with_both_payments_completed(trip,
     assert balance(customer.id) == 0
     assert hold_row(hold_id).status == HoldStatus.CONFIRMED
     assert seat_statuses(trip.id, ["2A"]) == {"2A": SeatStatus.BOOKED}
-    assert payments.payment_progress(hold_id, customer.id)["state"] == "booked"
+    assert payments.payment_progress(hold_id, customer.id).state is ProgressState.BOOKED
     assert len(emails("booking_confirmed")) == 1
     assert_invariants()
 
@@ -341,7 +342,7 @@ def test_declined_or_abandoned_gateway_payment_gives_the_wallet_part_back_and_ke
     assert hold_row(hold_id).status == HoldStatus.ACTIVE
     assert seat_statuses(trip.id, ["2A"]) == {"2A": SeatStatus.RESERVED}
     assert count(Booking) == 0
-    assert payments.payment_progress(hold_id, customer.id)["state"] == "failed"
+    assert payments.payment_progress(hold_id, customer.id).state is ProgressState.FAILED
     assert_invariants()
 
     retry = start_gateway(customer.id, hold_id, ["2A"], now=NOW + 3 * MIN)
@@ -380,7 +381,7 @@ def test_gateway_only_payment_books_on_success(trip, ravi):
     hold_id = hold(ravi.id, trip.id, ["2A", "2B"])
     started = start_gateway(ravi.id, hold_id, ["2A", "2B"], now=NOW + MIN, use_wallet=False)
     assert (started.amount, started.wallet_part) == (2 * SEAT, Decimal("0.00"))
-    assert payments.payment_progress(hold_id, ravi.id)["state"] == "pending"
+    assert payments.payment_progress(hold_id, ravi.id).state is ProgressState.PENDING
     assert deliver("payment.succeeded", started.payment_id, NOW + 2 * MIN).outcome == "confirmed"
     [payment] = payments_of(hold_id)
     assert payment.status == PaymentStatus.COMPLETED

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, Schedule
 from booking.models.enums import HoldStatus
-from booking.services import holds, invariants
+from booking.services import holds, invariants, sweep
 from tests.support import NOW, count_statements, make_trip, make_user
 
 MIN = timedelta(minutes=1)
@@ -25,7 +25,7 @@ def test_sweep_retires_only_lapsed_holds_and_gives_their_seats_back(app_ctx):
     live = holds.hold_seats(
         customer_id=late.id, schedule_id=trip.id, seat_numbers=["2A"], now=NOW + 10 * MIN
     )
-    result = holds.expire_holds(NOW + 16 * MIN)
+    result = sweep.expire_holds(NOW + 16 * MIN)
     assert [h.id for h in result.retired] == [lapsed.id]
     assert len(result.retired[0].seat_ids) == 2
     db.session.expire_all()
@@ -38,7 +38,7 @@ def test_sweep_retires_only_lapsed_holds_and_gives_their_seats_back(app_ctx):
     assert [row.entity_id for row in audit] == [str(lapsed.id)]
     assert audit[0].user_id is None  # the system did it
     assert invariants.run_all() == []
-    assert holds.expire_holds(NOW + 16 * MIN).retired == []  # nothing twice
+    assert sweep.expire_holds(NOW + 16 * MIN).retired == []  # nothing twice
 
 
 def test_dry_run_lists_what_would_be_retired_and_changes_nothing(app_ctx):
@@ -49,7 +49,7 @@ def test_dry_run_lists_what_would_be_retired_and_changes_nothing(app_ctx):
         customer_id=customer.id, schedule_id=trip.id, seat_numbers=["1A"], now=NOW
     )
     logs_before = db.session.scalar(select(func.count()).select_from(ActivityLog))
-    result = holds.expire_holds(NOW + 20 * MIN, dry_run=True)
+    result = sweep.expire_holds(NOW + 20 * MIN, dry_run=True)
     assert result.dry_run and [h.id for h in result.retired] == [made.id]
     db.session.expire_all()
     assert db.session.get(Reservation, made.id).status == HoldStatus.ACTIVE
@@ -78,7 +78,7 @@ def test_sweep_is_set_based_statements_do_not_grow_with_the_number_of_holds(app_
     for batch, start in ((customers[:4], 0), (customers[4:], 4)):
         lapse(batch, start)
         with count_statements() as statements:
-            result = holds.expire_holds(NOW + 16 * MIN, batch_size=100)
+            result = sweep.expire_holds(NOW + 16 * MIN, batch_size=100)
         counts.append((len(result.retired), len(statements)))
     assert [retired for retired, _ in counts] == [4, 16]
     assert counts[0][1] == counts[1][1] <= 20  # including the live-update reads after commit
@@ -95,7 +95,7 @@ def test_sweep_in_small_batches_retires_everything(app_ctx):
         holds.hold_seats(
             customer_id=customer.id, schedule_id=trip.id, seat_numbers=[f"{row}C"], now=NOW
         )
-    result = holds.expire_holds(NOW + 16 * MIN, batch_size=3)
+    result = sweep.expire_holds(NOW + 16 * MIN, batch_size=3)
     assert len(result.retired) == 7
     assert db.session.get(Schedule, trip.id).available_seats == 40
 

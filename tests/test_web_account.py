@@ -18,7 +18,7 @@ from booking.models import Booking, Payment, User
 from booking.models.enums import BookingSeatStatus, BookingStatus, PaymentStatus, Role
 from booking.orm import utcnow
 from booking.services import holds, payments, wallet
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services.details import CheckoutDetails, Passenger
 from tests.support import PASSWORD, make_trip, make_user
 
 

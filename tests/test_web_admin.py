@@ -16,7 +16,7 @@ from booking.models import Reservation
 from booking.models.enums import HoldStatus, Role
 from booking.orm import utcnow
 from booking.services import catalog, holds, payments
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services.details import CheckoutDetails, Passenger
 from tests.support import PASSWORD, make_trip, make_user
 
 
@@ -271,12 +271,12 @@ def test_a_crash_in_a_real_view_shows_the_500_page_without_a_trace(fragile_app, 
 
 def test_a_crash_at_the_webhook_is_a_json_500(make_app, monkeypatch):
     """The gateway gets a JSON 500 it can retry on, not an HTML page."""
-    from booking.services import payments as payment_service
+    from booking.services import webhooks
 
     def explode(*_args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(payment_service, "receive_webhook", explode)
+    monkeypatch.setattr(webhooks, "receive_webhook", explode)
     app = make_app(PROPAGATE_EXCEPTIONS=False)
     response = app.test_client().post("/payments/webhook", data=b"{}")
     assert response.status_code == 500

@@ -19,7 +19,7 @@ from booking.models import Booking, Payment, Ticket
 from booking.models.enums import PaymentMethod, PaymentStatus, Role, TicketValidity
 from booking.orm import utcnow
 from booking.services import holds, payments
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services.details import CheckoutDetails, Passenger
 from tests.support import PASSWORD, make_trip, make_user
 
 WEBHOOK = "/payments/webhook"

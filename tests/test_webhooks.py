@@ -15,7 +15,7 @@ import pytest
 from booking.extensions import db
 from booking.models import Booking, Payment, PaymentEvent
 from booking.models.enums import HoldStatus, LedgerKind, PaymentStatus
-from booking.services import payments
+from booking.services import payments, webhooks
 from booking.services.errors import DomainError
 from booking.web.payments import routes as webhook_routes
 from tests.money_support import (
@@ -94,7 +94,7 @@ def send(request, client):
 
     def through_service(body: bytes, headers: dict):
         try:
-            return 200, payments.receive_webhook(headers, body, AT).outcome
+            return 200, webhooks.receive_webhook(headers, body, AT).outcome
         except DomainError as error:
             return error.status, error.message
 
@@ -307,7 +307,7 @@ def race_app(make_app):
 
 def _outcome(result):
     """A webhook result as a comparable value (the exception's type when one was raised)."""
-    return result.outcome if isinstance(result, payments.WebhookOutcome) else repr(result)
+    return result.outcome if isinstance(result, webhooks.WebhookOutcome) else repr(result)
 
 
 @pytest.mark.postgres
@@ -320,7 +320,7 @@ def test_twenty_deliveries_of_one_success_at_once_book_once_and_debit_once(race_
         paying = begin_paying(make_trip().id)
         body, headers = success(paying)
     results = race(
-        race_app, [lambda: payments.receive_webhook(headers, body, AT) for _ in range(20)]
+        race_app, [lambda: webhooks.receive_webhook(headers, body, AT) for _ in range(20)]
     )
     assert Counter(map(_outcome, results)) == {"confirmed": 1, "duplicate": 19}
     with race_app.app_context():
@@ -340,7 +340,7 @@ def test_twenty_different_success_events_at_once_book_once(race_app):
         deliveries = [success(paying) for _ in range(20)]
     results = race(
         race_app,
-        [lambda b=b, h=h: payments.receive_webhook(h, b, AT) for b, h in deliveries],
+        [lambda b=b, h=h: webhooks.receive_webhook(h, b, AT) for b, h in deliveries],
     )
     assert Counter(map(_outcome, results)) == {"confirmed": 1, "already_completed": 19}
     with race_app.app_context():
@@ -366,7 +366,7 @@ def test_a_wallet_payment_racing_the_gateway_success_leaves_one_booking(race_app
     results = race(
         race_app,
         [
-            lambda: payments.receive_webhook(headers, body, AT).outcome,
+            lambda: webhooks.receive_webhook(headers, body, AT).outcome,
             lambda: pay_wallet(customer_id, hold_id, ["2A"], now=AT),
         ],
     )

@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 from flask import current_app
 
-from booking.services.errors import DomainError
-
 EVENT_TYPES = frozenset(
     {"payment.succeeded", "payment.failed", "payment.abandoned", "refund.succeeded"}
 )
@@ -26,10 +24,19 @@ EVENT_TYPES = frozenset(
 ADAPTERS = {"sandbox": "booking.gateway.sandbox"}
 
 
-class WebhookError(DomainError):
+class GatewayError(Exception):
+    """The gateway refused or failed a request; ``message`` says why, for the logs and the
+    services that turn it into words for a person."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class WebhookError(GatewayError):
     """A webhook call was refused: unsigned, badly signed, stale or not understood."""
 
-    status = 400
+    status = 400  # what the webhook endpoint answers
 
 
 @dataclass(frozen=True)

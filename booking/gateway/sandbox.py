@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import uuid
@@ -19,7 +20,8 @@ from flask import has_request_context, url_for
 from werkzeug.routing import BuildError
 
 from booking.gateway import EVENT_TYPES, GatewaySession, WebhookError, WebhookEvent
-from booking.services.audit import log_event
+
+logger = logging.getLogger("booking.gateway")
 
 TIMESTAMP_HEADER = "X-Sandbox-Timestamp"
 SIGNATURE_HEADER = "X-Sandbox-Signature"
@@ -86,12 +88,12 @@ class SandboxGateway:
         The sandbox page finds its way back from the payment itself, so return_url is unused.
         """
         reference = f"sbx_{secrets.token_hex(12)}"
-        log_event(
-            "gateway.session_created",
-            gateway=self.name,
-            payment_id=payment_id,
-            reference=reference,
-            amount=amount,
+        logger.info(
+            "event=gateway.session_created gateway=%s payment_id=%s reference=%s amount=%s",
+            self.name,
+            payment_id,
+            reference,
+            amount,
         )
         return GatewaySession(reference=reference, url=_checkout_url(payment_id))
 
@@ -140,13 +142,13 @@ class SandboxGateway:
     def refund(self, gateway_reference: str, amount: Decimal, reason: str) -> str:
         """Refund part or all of a payment; the sandbox always succeeds at once."""
         refund_reference = f"sbx_rf_{secrets.token_hex(12)}"
-        log_event(
-            "gateway.refunded",
-            gateway=self.name,
-            reference=gateway_reference,
-            refund_reference=refund_reference,
-            amount=amount,
-            reason=reason,
+        logger.info(
+            "event=gateway.refunded gateway=%s reference=%s refund_reference=%s amount=%s reason=%s",
+            self.name,
+            gateway_reference,
+            refund_reference,
+            amount,
+            json.dumps(reason),
         )
         return refund_reference
 

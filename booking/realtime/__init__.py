@@ -12,8 +12,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from booking.realtime.hub import SeatMapHub, SeatMapSocket, SeatUpdate, read_seats
+from booking.realtime.hub import (
+    SeatMapHub,
+    SeatMapSocket,
+    SeatUpdate,
+    read_seats,
+    use_renderer,
+)
 from booking.realtime.publishers import InProcessPublisher, Publisher, RedisPublisher
+from booking.services import events
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +61,16 @@ def seats_changed(schedule_id: uuid.UUID, seat_ids: Iterable[uuid.UUID]) -> None
         logger.exception("seat update for trip %s was not broadcast", schedule_id)
 
 
+def subscribe(app: Flask) -> None:
+    """Push the seats the services announce as changed (after their commit)."""
+    events.seats_changed.connect(_on_seats_changed)
+
+
+def _on_seats_changed(schedule_id: uuid.UUID, seat_ids: Iterable[uuid.UUID] = (), **_) -> None:
+    """Receiver of ``events.seats_changed``."""
+    seats_changed(schedule_id, seat_ids)
+
+
 @contextmanager
 def watching(ws: Any, schedule_id: uuid.UUID, viewer_id: uuid.UUID | None) -> Iterator[None]:
     """Push the trip's seat changes to ``ws`` for the duration of the block, after sending it
@@ -92,5 +109,7 @@ __all__ = [
     "read_seats",
     "seats_changed",
     "shutdown",
+    "subscribe",
+    "use_renderer",
     "watching",
 ]

@@ -7,12 +7,12 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from flask import render_template
+from flask import current_app
 from sqlalchemy.exc import NoResultFound
 
 from booking.extensions import db
@@ -23,7 +23,15 @@ from booking.services.inventory import SeatView
 
 logger = logging.getLogger(__name__)
 
-VERSION_MARKER = '<div id="seat-map-version" data-version="{version}" hx-swap-oob="true"></div>'
+# app.extensions key of the frame renderer the live web layer registers (see ``use_renderer``):
+# render(seat views, version, cell cache) -> the text of one frame.
+RENDERER = "booking.realtime.render"
+Renderer = Callable[[list[SeatView], int, dict], str]
+
+
+def use_renderer(app, render: Renderer) -> None:
+    """Let the app's seat maps draw their frames with ``render`` (the web layer's templates)."""
+    app.extensions[RENDERER] = render
 
 
 @dataclass(frozen=True)
@@ -83,14 +91,6 @@ def read_seats(schedule_id: uuid.UUID, seat_ids: Iterable[uuid.UUID] | None = No
     return SeatUpdate(schedule_id, version, tuple(seats))
 
 
-def _fragment(seat: SeatView, fragments: dict[tuple[uuid.UUID, str], str]) -> str:
-    """A seat cell for an out-of-band swap, rendered once per seat and state for each update."""
-    key = (seat.id, seat.state)
-    if key not in fragments:
-        fragments[key] = render_template("schedules/_seat.html", seat=seat, oob=True)
-    return fragments[key]
-
-
 class SeatMapSocket:
     """One open seat map: its WebSocket and who is looking at it (None for a guest)."""
 
@@ -111,9 +111,9 @@ class SeatMapSocket:
             self._version = max(self._version, update.version)
             if not news:
                 return True
-            cells = "".join(_fragment(view, fragments) for view in news)
+            frame = current_app.extensions[RENDERER](news, self._version, fragments)
             try:
-                self.ws.send(cells + VERSION_MARKER.format(version=self._version))
+                self.ws.send(frame)
             except Exception:  # closed, reset or half-closed: whatever the cause, it is gone
                 return False
         return True

@@ -15,20 +15,17 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from booking.database import on_commit, unit_of_work
+from booking.database import unit_of_work, with_retries
 from booking.extensions import db
 from booking.formatting import local_time, money
 from booking.models import (
     Booking,
     BookingSeat,
     Cancellation,
-    Payment,
     Reservation,
-    ReservationSeat,
     Schedule,
-    Seat,
     User,
 )
 from booking.models.enums import (
@@ -36,17 +33,14 @@ from booking.models.enums import (
     BookingSeatStatus,
     BookingStatus,
     HoldStatus,
-    PaymentMethod,
-    PaymentStatus,
     RefundMode,
     RefundStatus,
     Role,
     ScheduleStatus,
-    SeatStatus,
 )
-from booking.services import audit, holds, notifications, tickets, wallet
+from booking.services import audit, claims, events, holds, notifications, refunds, tickets
 from booking.services.errors import DomainError, NotFound
-from booking.services.pricing import split_by_fare
+from booking.services.refunds import account_email
 
 ZERO = Decimal("0.00")
 
@@ -119,7 +113,7 @@ def cancel_booking(
     :raise CancelError: when the policy does not allow it or a seat is not booked; NotFound for
         a booking the actor may not touch.
     """
-    return holds.with_retries(
+    return with_retries(
         lambda: _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
     )
 
@@ -147,7 +141,9 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         if mode == RefundMode.WALLET and booking.user_id is None:
             raise CancelError("A walk-in booking has no wallet; refund to the original method.")
 
-        chosen = _chosen([s for s in booking.seats if s.status == "booked"], seat_numbers)
+        chosen = _chosen(
+            [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED], seat_numbers
+        )
         cancellation = Cancellation(
             id=uuid.uuid4(),
             booking_id=booking.id,
@@ -164,12 +160,12 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         session.add(cancellation)
         session.flush()
         if preview.amount > 0:
-            _pay_back(booking, preview.amount, mode, now)
+            refunds.pay_back(booking, preview.amount, mode, now)
         seat_ids = [s.seat_id for s in chosen]
         for booked_seat in chosen:
             booked_seat.status = BookingSeatStatus.CANCELLED
             booked_seat.cancellation_id = cancellation.id
-        _free_seats(session, booking, seat_ids, now)
+        claims.free(session, booking.reservation_id, booking.schedule_id, seat_ids, now)
         booking.refunded_amount += preview.amount
         booking.payment_status = _payment_status(booking)
         whole = all(s.status == BookingSeatStatus.CANCELLED for s in booking.seats)
@@ -193,7 +189,7 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         )
         notifications.queue(
             kind="booking_cancelled",
-            to=booking.contact_email or _email_of(booking.user_id),
+            to=booking.contact_email or account_email(booking.user_id),
             subject=f"Booking {booking.reference}: "
             + ("cancelled" if whole else f"seats {', '.join(preview.seat_numbers)} cancelled"),
             body=_cancel_body(booking, preview, mode, whole),
@@ -201,8 +197,13 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
             booking_id=booking.id,
             attach_ticket=not whole,
         )
-        schedule_id = booking.schedule_id
-        on_commit(lambda: _after_cancel(schedule_id, seat_ids))
+        events.announce(
+            events.booking_cancelled,
+            booking.id,
+            reference=booking.reference,
+            schedule_id=booking.schedule_id,
+            seats=list(preview.seat_numbers),
+        )
     return cancellation
 
 
@@ -312,85 +313,6 @@ def _chosen(booked: list[BookingSeat], seat_numbers: list[str] | None) -> list[B
     return chosen
 
 
-def _pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime) -> None:
-    """Spread a refund over the booking's payments and give it back by ``mode``."""
-    payments = list(
-        db.session.scalars(
-            select(Payment)
-            .where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.COMPLETED)
-            .order_by(Payment.method != PaymentMethod.WALLET, Payment.created_at)
-            .with_for_update()
-        )
-    )
-    left = [p.amount - p.refunded_amount for p in payments]
-    shares = split_by_fare(amount, left) if payments else []
-    purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
-    for payment, share in zip(payments, shares, strict=True):
-        if share <= 0:
-            continue
-        label = f"Refund for booking {booking.reference}"
-        if payment.method == PaymentMethod.WALLET:
-            debit = wallet.debit_for_payment(payment.id)
-            wallet.refund(purse, debit, share, now=now, description=label, booking_id=booking.id)
-        elif mode == RefundMode.WALLET:
-            wallet.credit(
-                purse,
-                share,
-                now=now,
-                description=label,
-                payment_id=payment.id,
-                booking_id=booking.id,
-            )
-        elif payment.method != PaymentMethod.CASH:
-            reference = payment.gateway_reference
-            on_commit(lambda r=reference, s=share, why=label: _gateway_refund(r, s, why))
-        payment.refunded_amount += share
-        if payment.refunded_amount == payment.amount:
-            payment.status = PaymentStatus.REFUNDED
-        audit.record(
-            "payment",
-            payment.id,
-            "payment.refunded",
-            actor_id=None,
-            at=now,
-            amount=share,
-            mode=mode,
-            booking=booking.reference,
-        )
-
-
-def _free_seats(session, booking: Booking, seat_ids: list[uuid.UUID], now: datetime) -> None:
-    """End the claims on cancelled seats, make them available, give them back to the counter."""
-    session.execute(
-        select(Seat.id).where(Seat.id.in_(sorted(seat_ids))).order_by(Seat.id).with_for_update()
-    )
-    session.execute(
-        update(ReservationSeat)
-        .where(
-            ReservationSeat.reservation_id == booking.reservation_id,
-            ReservationSeat.seat_id.in_(seat_ids),
-            ReservationSeat.is_live,
-        )
-        .values(is_live=False, released_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Seat)
-        .where(Seat.id.in_(seat_ids))
-        .values(status=SeatStatus.AVAILABLE, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(Schedule)
-        .where(Schedule.id == booking.schedule_id)
-        .values(
-            available_seats=Schedule.available_seats + len(seat_ids),
-            seat_version=Schedule.seat_version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
 def _payment_status(booking: Booking) -> BookingPaymentStatus:
     """Completed, partially refunded or refunded, from the amounts."""
     if booking.refunded_amount == 0:
@@ -398,25 +320,6 @@ def _payment_status(booking: Booking) -> BookingPaymentStatus:
     if booking.refunded_amount >= booking.total_amount:
         return BookingPaymentStatus.REFUNDED
     return BookingPaymentStatus.PARTIALLY_REFUNDED
-
-
-def _gateway_refund(reference: str | None, amount: Decimal, reason: str) -> None:
-    """Return money through the gateway after commit."""
-    from booking.services.payments import _gateway_refund as refund_through_gateway
-
-    refund_through_gateway(reference, amount, reason)
-
-
-def _after_cancel(schedule_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> None:
-    """Broadcast the freed seats (after commit)."""
-    from booking import realtime
-
-    realtime.seats_changed(schedule_id, seat_ids)
-
-
-def _email_of(user_id: uuid.UUID | None) -> str | None:
-    """A customer's account email."""
-    return db.session.scalar(select(User.email).where(User.id == user_id)) if user_id else None
 
 
 def _cancel_body(booking: Booking, preview: RefundPreview, mode: RefundMode, whole: bool) -> str:

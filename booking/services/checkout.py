@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule, Seat, User
-from booking.models.enums import HoldStatus, PaymentMethod
-from booking.services import holds, payments, pricing, wallet
-from booking.services.payments import CheckoutDetails, PaymentError
+from booking.models.enums import HoldStatus
+from booking.services import claims, holds, payments, pricing, wallet
+from booking.services.details import CheckoutDetails
+from booking.services.payments import PaymentProgress
 from booking.services.pricing import PromoError, Quote
 
 
@@ -32,7 +33,7 @@ class CheckoutPage:
     wallet_balance: Decimal
     use_wallet: bool
     booking: Booking | None
-    last_payment: dict
+    last_payment: PaymentProgress | None
 
     @property
     def needs_gateway(self) -> bool:
@@ -69,7 +70,7 @@ def page(
     hold = holds.get_hold(hold_id, customer_id)
     schedule = db.session.get(Schedule, hold.schedule_id)
     live = hold.is_live_at(now)
-    seats = holds.held_seats(hold.id) or _last_seats(hold)
+    seats = claims.held_seats(hold.id) or _last_seats(hold)
     balance = wallet.balance(customer_id)
     use_wallet = balance > 0 if use_wallet is None else use_wallet
     promo_error = None
@@ -79,7 +80,7 @@ def page(
         promo_error = error.message
         quote = _price(schedule, seats, now, None, customer_id, balance, use_wallet)
     booking = db.session.scalar(select(Booking).where(Booking.reservation_id == hold.id))
-    progress = payments.payment_progress(hold.id, customer_id) if booking is None else {}
+    progress = payments.payment_progress(hold.id, customer_id) if booking is None else None
     return CheckoutPage(
         hold=hold,
         schedule=schedule,
@@ -107,39 +108,23 @@ def submit(
     idempotency_key: str | None,
 ) -> Submitted:
     """Pay: from the wallet when it covers everything (or nothing is due), else through the
-    gateway with the wallet covering what it can (when asked).
+    gateway with the wallet covering what it can (when asked). Priced once, inside the payment.
 
-    :raise PaymentError: bad details, no method chosen, wallet short; HoldLapsed.
+    :raise PaymentError: bad details or promo code, no method chosen, wallet short; HoldLapsed.
     """
-    shown = page(hold_id, customer_id, now, promo_code=details.promo_code, use_wallet=use_wallet)
-    if shown.promo_error:
-        raise PaymentError(shown.promo_error, errors={"promo_code": shown.promo_error})
-    if not shown.needs_gateway:
-        booking = payments.pay_with_wallet(
-            hold_id=hold_id,
-            customer_id=customer_id,
-            details=details,
-            now=now,
-            idempotency_key=idempotency_key,
-        )
-        return Submitted(booking=booking)
-    try:
-        chosen = PaymentMethod(method or "")
-    except ValueError:
-        raise PaymentError(
-            "Choose how to pay the rest.", errors={"method": "Choose how to pay."}
-        ) from None
-    started = payments.start_gateway_payment(
+    paid = payments.pay(
         hold_id=hold_id,
         customer_id=customer_id,
         details=details,
-        method=chosen,
         use_wallet=use_wallet,
+        method=method,
         now=now,
         return_url=return_url,
         idempotency_key=idempotency_key,
     )
-    return Submitted(redirect_url=started.url)
+    if paid.booking is not None:
+        return Submitted(booking=paid.booking)
+    return Submitted(redirect_url=paid.gateway.url)
 
 
 def contact_defaults(customer_id: uuid.UUID) -> dict:
@@ -167,14 +152,7 @@ def _price(schedule, seats, now, promo_code, customer_id, balance, use_wallet) -
 
 def _last_seats(hold: Reservation) -> list[Seat]:
     """The seats a hold had when it ended (shown on a lapsed checkout)."""
-    from booking.models import ReservationSeat
-
-    ended = db.session.scalars(
-        select(Seat)
-        .join(ReservationSeat, ReservationSeat.seat_id == Seat.id)
-        .where(
-            ReservationSeat.reservation_id == hold.id, ReservationSeat.released_at == hold.ended_at
-        )
-        .order_by(Seat.seat_number)
-    ).all()
-    return list(ended)
+    ids = claims.last_seat_ids(db.session, hold)
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Seat).where(Seat.id.in_(ids)).order_by(Seat.seat_number)))

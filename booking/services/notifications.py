@@ -12,11 +12,11 @@ from email.message import EmailMessage
 from flask import current_app
 from sqlalchemy import select, update
 
-from booking.database import on_commit, unit_of_work
+from booking.database import unit_of_work
 from booking.extensions import db
 from booking.models import Booking, OutboxEmail
 from booking.models.enums import EmailStatus
-from booking.services import audit
+from booking.services import events
 
 
 def queue(
@@ -44,19 +44,8 @@ def queue(
         updated_at=now,
     )
     db.session.add(email)
-    email_id = email.id
-    on_commit(lambda: _dispatch(email_id))
+    events.announce(events.email_queued, email.id)
     return email
-
-
-def _dispatch(email_id: uuid.UUID) -> None:
-    """Hand the message to the worker (or send it right here when there is no Redis)."""
-    from booking.tasks import send_email
-
-    try:
-        send_email.delay(str(email_id))
-    except Exception:  # a broker outage must not undo a booking that is already committed
-        audit.log_event("email.dispatch_failed", email=email_id)
 
 
 def send(email_id: uuid.UUID, now: datetime) -> EmailStatus:

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from booking.models.enums import PaymentMethod
 from booking.orm import utcnow
 from booking.services import holds, payments
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services.details import CheckoutDetails, Passenger
 from tests.browser.steps import DESKTOP, PHONE, customer, sign_in, trip_on_sale
 
 pytestmark = pytest.mark.browser

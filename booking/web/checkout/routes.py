@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from booking.orm import utcnow
 from booking.services import checkout, holds, payments
 from booking.services.errors import DomainError
-from booking.services.payments import HoldLapsed
+from booking.services.payments import HoldLapsed, ProgressState
 from booking.web.checkout import bp
 from booking.web.checkout.forms import CheckoutForm
 from booking.web.htmx import is_htmx, render
@@ -71,8 +71,8 @@ def checkout_page(hold_id: uuid.UUID):
     form = _blank_form(shown)
     last = shown.last_payment
     error = None
-    if last.get("state") == "failed" and last.get("reason") in ("declined", "abandoned"):
-        error = f"Your payment was {last['reason']}; your seats are still held. Try again."
+    if last and last.state is ProgressState.FAILED and last.reason in ("declined", "abandoned"):
+        error = f"Your payment was {last.reason}; your seats are still held. Try again."
     return _show(shown, form, error=error)
 
 
@@ -82,21 +82,10 @@ def pay(hold_id: uuid.UUID):
     """Apply a promo code (re-render) or pay (wallet at once, else off to the gateway)."""
     now = utcnow()
     form = CheckoutForm()
-    wanted_promo = (form.promo_code.data or "").strip() or None
-    shown = checkout.page(
-        hold_id, current_user.id, now, promo_code=wanted_promo, use_wallet=form.use_wallet.data
-    )
-    if shown.booking is not None:
-        return redirect(url_for("account.booking", reference=shown.booking.reference))
     paying = request.form.get("action") == "pay"
-    # Validate before adding the promo message: validate() starts every field's errors afresh.
-    valid = form.validate() if paying else True
-    if shown.promo_error:
-        form.promo_code.errors = [*form.promo_code.errors, shown.promo_error]
-    if not paying:
-        return _show(shown, form, status=400 if shown.promo_error else 200)
-    if not valid or shown.promo_error:
-        return _show(shown, form, status=400, error="Please correct the details below.")
+    if not paying or not form.validate():
+        # Applying a promo code, or details to correct: show the page again, priced.
+        return _show_again(hold_id, form, now, paying)
     try:
         outcome = checkout.submit(
             hold_id,
@@ -113,11 +102,28 @@ def pay(hold_id: uuid.UUID):
         return _show(shown, form, status=409, error=error.message)
     except DomainError as error:
         _attach_errors(form, error.details.get("errors", {}))
+        shown = checkout.page(hold_id, current_user.id, now, use_wallet=form.use_wallet.data)
         return _show(shown, form, status=400, error=error.message)
     if outcome.booking is not None:
         flash("Booking confirmed. Have a good trip!", "success")
         return redirect(url_for("account.booking", reference=outcome.booking.reference))
     return redirect(outcome.redirect_url)
+
+
+def _show_again(hold_id: uuid.UUID, form: CheckoutForm, now, paying: bool):
+    """The checkout again with the promo code applied (its refusal shown on the field), and the
+    form's errors when paying was asked with details to correct."""
+    wanted_promo = (form.promo_code.data or "").strip() or None
+    shown = checkout.page(
+        hold_id, current_user.id, now, promo_code=wanted_promo, use_wallet=form.use_wallet.data
+    )
+    if shown.booking is not None:
+        return redirect(url_for("account.booking", reference=shown.booking.reference))
+    if shown.promo_error:
+        form.promo_code.errors = [*form.promo_code.errors, shown.promo_error]
+    if paying:
+        return _show(shown, form, status=400, error="Please correct the details below.")
+    return _show(shown, form, status=400 if shown.promo_error else 200)
 
 
 @bp.post("/holds/<uuid:hold_id>/price")
@@ -167,14 +173,17 @@ def revive(hold_id: uuid.UUID):
 def paying(hold_id: uuid.UUID):
     """Wait for the gateway's word: refreshes itself until the booking exists."""
     progress = payments.payment_progress(hold_id, current_user.id)
-    state = progress["state"]
-    if state == "booked":
-        target = url_for("account.booking", reference=progress["booking"].reference)
+    state = progress.state
+    if state is ProgressState.BOOKED:
+        target = url_for("account.booking", reference=progress.booking.reference)
         if is_htmx():
             return "", 204, {"HX-Redirect": target}
         flash("Payment received. Your booking is confirmed.", "success")
         return redirect(target)
-    if state in ("failed", "none"):  # declined or abandoned, or no gateway payment to wait for
+    if state in (
+        ProgressState.FAILED,
+        ProgressState.NONE,
+    ):  # declined, abandoned, or nothing to wait for
         if is_htmx():
             return "", 204, {"HX-Redirect": url_for("checkout.checkout", hold_id=hold_id)}
         return redirect(url_for("checkout.checkout", hold_id=hold_id))
@@ -185,6 +194,6 @@ def paying(hold_id: uuid.UUID):
         progress=progress,
         hold_id=hold_id,
     )
-    if state == "refunded" and is_htmx():
+    if state is ProgressState.REFUNDED and is_htmx():
         return page, 286  # htmx's "stop polling": nothing more will happen to this payment
     return page

@@ -2,6 +2,16 @@
 
 from flask import Blueprint
 
+from booking import realtime
+from booking.web.live.frames import seat_frame
+
 bp = Blueprint("live", __name__)
+
+
+@bp.record_once
+def _draw_frames_with_templates(state) -> None:
+    """Seat-map frames are drawn by this layer's templates."""
+    realtime.use_renderer(state.app, seat_frame)
+
 
 from booking.web.live import routes  # noqa: E402, F401

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from booking.extensions import csrf
 from booking.models.enums import PaymentPurpose, Role
 from booking.orm import utcnow
-from booking.services import payments, tickets
+from booking.services import payments, tickets, webhooks
 from booking.web.access import role_required
 from booking.web.payments import bp, sandbox_bp
 
@@ -26,7 +26,7 @@ DECISIONS = {
 @csrf.exempt
 def webhook():
     """Apply a gateway event; the signature, not a session, says who sent it."""
-    outcome = payments.receive_webhook(request.headers, request.get_data(), utcnow())
+    outcome = webhooks.receive_webhook(request.headers, request.get_data(), utcnow())
     return jsonify(outcome=outcome.outcome, payment=str(outcome.payment_id or "") or None)
 
 
@@ -36,9 +36,7 @@ def webhook():
 def sandbox_checkout(payment_id: uuid.UUID):
     """The sandbox gateway's page: Pay, Decline or Abandon. It then sends the signed webhook
     (through a task, as a real gateway would call back) and returns the customer to the shop."""
-    payment = payments.gateway_payment(payment_id)
-    if payment.user_id != current_user.id:
-        abort(404)
+    payment = payments.gateway_payment(payment_id, current_user.id)
     if request.method == "GET" or payment.status != "pending":
         return render_template("gateway/sandbox.html", payment=payment)
     decision = DECISIONS.get(request.form.get("decision", ""))

@@ -1,0 +1,208 @@
+"""Money going back: the one place that returns wallet parts, refunds captured gateway money,
+and spreads a cancellation's refund over the payments of a booking.
+
+Wallet money goes back at once, as ledger rows that point at the debit they reverse. Gateway
+money goes back through the gateway after commit (a real gateway is a network call).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+
+from booking.database import on_commit, unit_of_work
+from booking.extensions import db
+from booking.formatting import money
+from booking.gateway import get_gateway
+from booking.models import Booking, Payment, Reservation, User
+from booking.models.enums import HoldStatus, PaymentMethod, PaymentStatus, RefundMode
+from booking.services import audit, notifications, wallet
+from booking.services.pricing import split_by_fare
+
+ZERO = Decimal("0.00")
+
+MESSAGES = {
+    "wallet_part_returned": "Payment {reason}: wallet part returned",
+    "booking_refund": "Refund for booking {reference}",
+}
+
+
+def fail_payment(payment: Payment, now: datetime, reason: str) -> None:
+    """Mark a pending payment failed; a wallet part already debited goes back to the wallet."""
+    payment.status = PaymentStatus.FAILED
+    payment.failure_reason = reason[:200]
+    payment.updated_at = now
+    for part in (payment, payment.paired_payment):
+        if part is None or part.method != PaymentMethod.WALLET:
+            continue
+        part.status = PaymentStatus.FAILED
+        part.failure_reason = reason[:200]
+        _give_back_wallet_part(part, now, MESSAGES["wallet_part_returned"].format(reason=reason))
+    audit.record("payment", payment.id, "payment.failed", actor_id=None, at=now, reason=reason)
+
+
+def _give_back_wallet_part(part: Payment, now: datetime, description: str) -> None:
+    """Refund to the wallet whatever of this wallet payment's debit is not refunded yet."""
+    taken = wallet.debit_for_payment(part.id)
+    if taken is None:
+        return
+    left = taken.amount - wallet.refunded_of(taken.id)
+    if left > 0:
+        wallet.refund(
+            wallet.lock_wallet(part.user_id), taken, left, now=now, description=description
+        )
+
+
+def refund_captured(payment: Payment, now: datetime, reason: str) -> None:
+    """Return in full money the gateway captured for a payment that will not be kept."""
+    payment.status = PaymentStatus.REFUNDED
+    payment.refunded_amount = payment.amount
+    payment.failure_reason = reason[:200]
+    refund_through_gateway(payment.gateway_reference, payment.amount, reason)
+    audit.record(
+        "payment",
+        payment.id,
+        "payment.refunded",
+        actor_id=None,
+        at=now,
+        amount=payment.amount,
+        reason=reason,
+    )
+
+
+def refund_late(hold: Reservation, payment: Payment, now: datetime, why: str) -> None:
+    """A gateway success that cannot become a booking: refund everything, tell the customer."""
+    refund_captured(payment, now, f"late payment: {why}")
+    if payment.paired_payment is not None:
+        fail_payment(payment.paired_payment, now, "late payment refunded")
+    audit.record(
+        "reservation",
+        hold.id,
+        "payment.late_refunded",
+        actor_id=None,
+        at=now,
+        payment_id=payment.id,
+        reason=why,
+    )
+    total = payment.amount + (payment.paired_payment.amount if payment.paired_payment else ZERO)
+    notifications.queue(
+        kind="late_payment_refunded",
+        to=contact_email(hold),
+        now=now,
+        subject="Your payment was refunded",
+        body=(
+            f"Your payment of {money(total)} arrived after your seats were released, and they "
+            f"could not be held again ({why}). We have refunded it in full: the wallet part to "
+            "your wallet at once, the rest to your original payment method."
+        ),
+    )
+
+
+def pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime) -> None:
+    """Spread a cancellation's refund over the booking's payments and give it back by ``mode``:
+    wallet payments to the wallet (linked to their debit), the rest to the wallet as a credit
+    or to the original method (the gateway, or cash at the desk)."""
+    payments = list(
+        db.session.scalars(
+            select(Payment)
+            .where(Payment.booking_id == booking.id, Payment.status == PaymentStatus.COMPLETED)
+            .order_by(Payment.method != PaymentMethod.WALLET, Payment.created_at)
+            .with_for_update()
+        )
+    )
+    left = [p.amount - p.refunded_amount for p in payments]
+    shares = split_by_fare(amount, left) if payments else []
+    purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
+    label = MESSAGES["booking_refund"].format(reference=booking.reference)
+    for payment, share in zip(payments, shares, strict=True):
+        if share <= 0:
+            continue
+        if payment.method == PaymentMethod.WALLET:
+            debit = wallet.debit_for_payment(payment.id)
+            wallet.refund(purse, debit, share, now=now, description=label, booking_id=booking.id)
+        elif mode == RefundMode.WALLET:
+            wallet.credit(
+                purse,
+                share,
+                now=now,
+                description=label,
+                payment_id=payment.id,
+                booking_id=booking.id,
+            )
+        elif payment.method != PaymentMethod.CASH:
+            refund_through_gateway(payment.gateway_reference, share, label)
+        payment.refunded_amount += share
+        if payment.refunded_amount == payment.amount:
+            payment.status = PaymentStatus.REFUNDED
+        audit.record(
+            "payment",
+            payment.id,
+            "payment.refunded",
+            actor_id=None,
+            at=now,
+            amount=share,
+            mode=mode,
+            booking=booking.reference,
+        )
+
+
+def refund_through_gateway(reference: str | None, amount: Decimal, reason: str) -> None:
+    """Ask the gateway to return money once the current transaction has committed."""
+    if reference:
+        on_commit(lambda: _gateway_refund(reference, amount, reason))
+
+
+def _gateway_refund(reference: str, amount: Decimal, reason: str) -> None:
+    """Ask the gateway to return money (after commit: a real gateway is a network call)."""
+    try:
+        refund_reference = get_gateway().refund(reference, amount, reason)
+    except Exception:  # any failure of the network call is logged loudly for ops; the row says so
+        audit.log_event("gateway.refund_failed", reference=reference, amount=amount)
+        return
+    audit.log_event("gateway.refunded", reference=reference, refund=refund_reference, amount=amount)
+
+
+def release_stranded_wallet_parts(now: datetime) -> int:
+    """Give back wallet parts still taken for gateway payments whose hold has lapsed or ended.
+
+    Run by the sweep after it retires holds; each in its own small transaction. The gateway
+    payment itself stays pending: if it succeeds late, the late-payment rule takes the wallet
+    part again (or refunds everything). Returns how many wallet parts were given back.
+    """
+    stranded = db.session.scalars(
+        select(Payment.id)
+        .join(Reservation, Reservation.id == Payment.reservation_id)
+        .where(
+            Payment.method == PaymentMethod.WALLET,
+            Payment.status == PaymentStatus.PENDING,
+            or_(Reservation.status != HoldStatus.ACTIVE, Reservation.expires_at <= now),
+        )
+    ).all()
+    released = 0
+    for payment_id in stranded:
+        with unit_of_work() as session:
+            part = session.scalar(
+                select(Payment)
+                .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+            if part is None:
+                continue  # settled meanwhile, or a webhook is settling it right now
+            fail_payment(part, now, "hold lapsed before the payment finished")
+            released += 1
+    return released
+
+
+def contact_email(hold: Reservation) -> str | None:
+    """Where to write about a hold: the checkout email, else the account's."""
+    given = (hold.checkout or {}).get("contact_email")
+    return given or account_email(hold.user_id)
+
+
+def account_email(user_id: uuid.UUID | None) -> str | None:
+    """A customer's account email (None for a walk-in)."""
+    return db.session.scalar(select(User.email).where(User.id == user_id)) if user_id else None

@@ -1,0 +1,187 @@
+"""The gateway's word: signed webhooks, verified, applied once however often they are
+delivered, safe out of order. A success books the hold through the one finalization (late
+payments too, when the seats are still free) or is refunded in full; a failure gives the wallet
+part back; a top-up credits the wallet."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from booking.database import unit_of_work, with_retries
+from booking.gateway import WebhookError, WebhookEvent, get_gateway
+from booking.models import Payment, PaymentEvent
+from booking.models.enums import PaymentMethod, PaymentPurpose, PaymentStatus
+from booking.services import audit, bookings, claims, refunds, wallet
+from booking.services.claims import HoldError
+from booking.services.details import PaymentError
+from booking.services.errors import DomainError, NotFound
+from booking.services.payments import new_payment
+from booking.services.pricing import PricingError
+
+MESSAGES = {
+    "unknown_payment": "Unknown payment.",
+}
+
+
+class WebhookRejected(DomainError):
+    """A webhook call was refused: unsigned, badly signed, stale or not understood."""
+
+    status = 400
+
+
+@dataclass
+class WebhookOutcome:
+    """What a webhook did: applied, duplicate, ignored, refunded..."""
+
+    outcome: str
+    payment_id: uuid.UUID | None = None
+    booking_id: uuid.UUID | None = None
+    notes: dict = field(default_factory=dict)
+
+
+def receive_webhook(headers, body: bytes, now: datetime) -> WebhookOutcome:
+    """Verify a gateway webhook and apply it once, however often it is delivered.
+
+    :raise WebhookRejected: (400) for a bad signature, stale timestamp or malformed body;
+        NotFound (404) for an unknown payment.
+    """
+    try:
+        event = get_gateway().verify_webhook(headers, body, now)
+    except WebhookError as error:
+        raise WebhookRejected(error.message) from error
+    try:
+        return with_retries(lambda: _apply_event(event, now))
+    except IntegrityError as error:
+        if "event_id" not in str(error.orig):
+            raise
+        return WebhookOutcome("duplicate")  # the same event, applied a moment ago elsewhere
+
+
+def _apply_event(event: WebhookEvent, now: datetime) -> WebhookOutcome:
+    """Apply one verified event in one transaction, recording its id in the same transaction."""
+    with unit_of_work() as session:
+        payment = session.scalar(
+            select(Payment)
+            .where(Payment.gateway_reference == event.gateway_reference)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if payment is None:
+            raise NotFound(MESSAGES["unknown_payment"])
+        if session.scalar(select(PaymentEvent.id).where(PaymentEvent.event_id == event.event_id)):
+            return WebhookOutcome("duplicate", payment.id, payment.booking_id)
+        record = PaymentEvent(
+            event_id=event.event_id,
+            payment_id=payment.id,
+            event_type=event.event_type,
+            outcome="pending",
+            payload=event.payload,
+            received_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(record)
+        session.flush()
+        if payment.purpose == PaymentPurpose.TOPUP:
+            outcome = _apply_topup_event(payment, event, now)
+        else:
+            outcome = _apply_booking_event(session, payment, event, now)
+        record.outcome = outcome.outcome
+        audit.record(
+            "payment",
+            payment.id,
+            f"webhook.{outcome.outcome}",
+            actor_id=None,
+            at=now,
+            event_id=event.event_id,
+            event_type=event.event_type,
+            **outcome.notes,
+        )
+    audit.log_event(
+        "payment.webhook", payment=payment.id, type=event.event_type, outcome=outcome.outcome
+    )
+    return outcome
+
+
+def _apply_booking_event(session, payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:
+    """A gateway event about a payment for a hold."""
+    if event.event_type == "refund.succeeded":
+        return WebhookOutcome("noted", payment.id)
+    if event.event_type in ("payment.failed", "payment.abandoned"):
+        if payment.status != PaymentStatus.PENDING:
+            return WebhookOutcome(
+                "ignored", payment.id, payment.booking_id, {"status": payment.status.value}
+            )
+        reason = "declined" if event.event_type == "payment.failed" else "abandoned"
+        refunds.fail_payment(payment, now, reason)
+        return WebhookOutcome("failed", payment.id, notes={"reason": reason})
+    # payment.succeeded
+    if payment.status == PaymentStatus.COMPLETED:
+        return WebhookOutcome("already_completed", payment.id, payment.booking_id)
+    if payment.status == PaymentStatus.REFUNDED:
+        return WebhookOutcome("already_refunded", payment.id)
+    if payment.status != PaymentStatus.PENDING or event.amount != payment.amount:
+        return _hand_back(payment, event, now)
+    return _book(session, payment, now)
+
+
+def _hand_back(payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:
+    """Money arrived for a payment we no longer expect (it was given up, or the amount is
+    wrong): hand it straight back."""
+    why = "amount mismatch" if event.amount != payment.amount else "payment given up"
+    refunds.refund_captured(payment, now, why)
+    if payment.paired_payment and payment.paired_payment.status == PaymentStatus.PENDING:
+        refunds.fail_payment(payment.paired_payment, now, why)
+    return WebhookOutcome("refunded", payment.id, notes={"reason": why})
+
+
+def _book(session, payment: Payment, now) -> WebhookOutcome:
+    """A success for a pending payment: the booking, or (a late payment whose seats are gone)
+    a full refund."""
+    hold = claims.lock_hold(session, payment.reservation_id)
+    try:
+        with session.begin_nested():
+            parts = [payment]
+            wallet_part = payment.paired_payment
+            if wallet_part is not None and wallet_part.status == PaymentStatus.PENDING:
+                parts.insert(0, wallet_part)
+            elif wallet_part is not None:
+                # The wallet part went back when the hold lapsed: take it again, if it is there.
+                parts.insert(0, new_payment(hold, PaymentMethod.WALLET, wallet_part.amount, now))
+            booking = bookings.confirm(hold, parts, now=now, actor_id=None)
+    except (HoldError, PricingError, PaymentError, wallet.WalletError) as refusal:
+        refunds.refund_late(hold, payment, now, refusal.message)
+        return WebhookOutcome("refunded", payment.id, notes={"reason": refusal.message})
+    late = hold.end_reason == "paid late"
+    return WebhookOutcome("confirmed_late" if late else "confirmed", payment.id, booking.id)
+
+
+def _apply_topup_event(payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:
+    """A gateway event about a wallet top-up."""
+    if event.event_type == "refund.succeeded":
+        return WebhookOutcome("noted", payment.id)
+    if payment.status == PaymentStatus.FAILED and event.event_type == "payment.succeeded":
+        # Money captured for a top-up that had already failed: hand it straight back.
+        refunds.refund_captured(payment, now, "top-up had already failed")
+        return WebhookOutcome("refunded", payment.id, notes={"reason": "top-up had failed"})
+    if payment.status != PaymentStatus.PENDING:
+        return WebhookOutcome("ignored", payment.id, notes={"status": payment.status.value})
+    if event.event_type != "payment.succeeded":
+        payment.status = PaymentStatus.FAILED
+        payment.failure_reason = event.event_type.split(".")[1]
+        return WebhookOutcome("failed", payment.id)
+    if event.amount != payment.amount:
+        refunds.refund_captured(payment, now, "amount mismatch")
+        return WebhookOutcome("refunded", payment.id, notes={"reason": "amount mismatch"})
+    purse = wallet.lock_wallet(payment.user_id)
+    wallet.credit(
+        purse, payment.amount, now=now, payment_id=payment.id, description="Wallet top-up"
+    )
+    payment.status = PaymentStatus.COMPLETED
+    payment.completed_at = now
+    return WebhookOutcome("credited", payment.id)
