@@ -143,7 +143,8 @@ class SandboxGateway:
         """Refund part or all of a payment; the sandbox always succeeds at once."""
         refund_reference = f"sbx_rf_{secrets.token_hex(12)}"
         logger.info(
-            "event=gateway.refunded gateway=%s reference=%s refund_reference=%s amount=%s reason=%s",
+            "event=gateway.refunded gateway=%s reference=%s refund_reference=%s amount=%s "
+            "reason=%s",
             self.name,
             gateway_reference,
             refund_reference,
