@@ -163,89 +163,117 @@ def seed(today: date, now: datetime, progress: Callable[[str], None] = lambda _m
             _seed_user(demo, now)
             added["users"] += 1
     progress(f"users: {len(USERS)} ({added['users']} new)")
-
     with unit_of_work() as session:
-        for origin, destination, km, minutes, _times in ROUTES:
-            for a, b in [(origin, destination), (destination, origin)]:
-                route_id = _id("route", a, b)
-                if session.get(Route, route_id) is None:
-                    session.add(
-                        Route(
-                            id=route_id,
-                            origin_city=a,
-                            destination_city=b,
-                            distance_km=float(km),
-                            estimated_duration_minutes=minutes,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                    added["routes"] += 1
-        for _a, _b, _km, _min, _t, number, bus_type in _fleet_plan():
-            bus_id = _id("bus", number)
-            if session.get(Bus, bus_id) is None:
-                layout = load_builtin(FLEET[bus_type][0])
-                session.add(
-                    Bus(
-                        id=bus_id,
-                        bus_number=number,
-                        bus_type=bus_type,
-                        total_seats=seat_count(layout),
-                        seat_layout_config=layout,
-                        amenities=list(FLEET[bus_type][2]),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                added["buses"] += 1
-        for code, kind, value, minimum, cap, start, end, limit, per_customer in PROMOS:
-            promo_id = _id("promo", code)
-            if session.get(PromoCode, promo_id) is None:
-                session.add(
-                    PromoCode(
-                        id=promo_id,
-                        code=code,
-                        kind=kind,
-                        percent_off=int(value) if kind == PromoKind.PERCENT else None,
-                        amount_off=Decimal(value) if kind == PromoKind.FLAT else None,
-                        description=_promo_description(kind, value, minimum, cap),
-                        min_amount=Decimal(minimum),
-                        max_discount=Decimal(cap) if cap else None,
-                        valid_from=_local_midnight(today + timedelta(days=start)),
-                        valid_until=_local_midnight(today + timedelta(days=end)),
-                        usage_limit=limit,
-                        per_customer_limit=per_customer,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                added["promo_codes"] += 1
+        added["routes"] = _seed_routes(session, now)
+        added["buses"] = _seed_buses(session, now)
+        added["promo_codes"] = _seed_promos(session, today, now)
     progress(f"routes: {len(ROUTES) * 2}, buses: {len(_fleet_plan())}, promo codes: {len(PROMOS)}")
-
     for offset in range(DAYS):
         day = today + timedelta(days=offset)
         with unit_of_work() as session:
-            for origin, destination, km, minutes, departs, number, bus_type in _fleet_plan():
-                schedule_id = _id("schedule", number, day.isoformat(), departs)
-                if session.get(Schedule, schedule_id) is not None:
-                    continue
-                departure = datetime.combine(day, time.fromisoformat(departs), tzinfo=_zone())
-                schedule = Schedule(
-                    id=schedule_id,
-                    bus_id=_id("bus", number),
-                    route_id=_id("route", origin, destination),
-                    departure_at=departure,
-                    arrival_at=departure + timedelta(minutes=minutes),
-                    base_price=_fare(km, bus_type),
+            schedules, seats = _seed_trips(session, day, now)
+        added["schedules"] += schedules
+        added["seats"] += seats
+        progress(f"trips for {day.isoformat()} ({offset + 1}/{DAYS})")
+    return added
+
+
+def _seed_routes(session, now: datetime) -> int:
+    """Both directions of every demo route; returns how many were added."""
+    added = 0
+    for origin, destination, km, minutes, _times in ROUTES:
+        for a, b in [(origin, destination), (destination, origin)]:
+            route_id = _id("route", a, b)
+            if session.get(Route, route_id) is None:
+                session.add(
+                    Route(
+                        id=route_id,
+                        origin_city=a,
+                        destination_city=b,
+                        distance_km=float(km),
+                        estimated_duration_minutes=minutes,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                added += 1
+    return added
+
+
+def _seed_buses(session, now: datetime) -> int:
+    """The demo fleet, each bus with its type's built-in layout; returns how many were added."""
+    added = 0
+    for _a, _b, _km, _min, _t, number, bus_type in _fleet_plan():
+        bus_id = _id("bus", number)
+        if session.get(Bus, bus_id) is None:
+            layout = load_builtin(FLEET[bus_type][0])
+            session.add(
+                Bus(
+                    id=bus_id,
+                    bus_number=number,
+                    bus_type=bus_type,
+                    total_seats=seat_count(layout),
+                    seat_layout_config=layout,
+                    amenities=list(FLEET[bus_type][2]),
                     created_at=now,
                     updated_at=now,
                 )
-                session.add(schedule)
-                session.flush()
-                added["seats"] += inventory.add_seats(schedule, now)
-                added["schedules"] += 1
-        progress(f"trips for {day.isoformat()} ({offset + 1}/{DAYS})")
+            )
+            added += 1
     return added
+
+
+def _seed_promos(session, today: date, now: datetime) -> int:
+    """The demo promo codes; returns how many were added."""
+    added = 0
+    for code, kind, value, minimum, cap, start, end, limit, per_customer in PROMOS:
+        promo_id = _id("promo", code)
+        if session.get(PromoCode, promo_id) is None:
+            session.add(
+                PromoCode(
+                    id=promo_id,
+                    code=code,
+                    kind=kind,
+                    percent_off=int(value) if kind == PromoKind.PERCENT else None,
+                    amount_off=Decimal(value) if kind == PromoKind.FLAT else None,
+                    description=_promo_description(kind, value, minimum, cap),
+                    min_amount=Decimal(minimum),
+                    max_discount=Decimal(cap) if cap else None,
+                    valid_from=_local_midnight(today + timedelta(days=start)),
+                    valid_until=_local_midnight(today + timedelta(days=end)),
+                    usage_limit=limit,
+                    per_customer_limit=per_customer,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            added += 1
+    return added
+
+
+def _seed_trips(session, day: date, now: datetime) -> tuple[int, int]:
+    """The day's trips of the fleet plan with their seats; returns (trips, seats) added."""
+    schedules = seats = 0
+    for origin, destination, km, minutes, departs, number, bus_type in _fleet_plan():
+        schedule_id = _id("schedule", number, day.isoformat(), departs)
+        if session.get(Schedule, schedule_id) is not None:
+            continue
+        departure = datetime.combine(day, time.fromisoformat(departs), tzinfo=_zone())
+        schedule = Schedule(
+            id=schedule_id,
+            bus_id=_id("bus", number),
+            route_id=_id("route", origin, destination),
+            departure_at=departure,
+            arrival_at=departure + timedelta(minutes=minutes),
+            base_price=_fare(km, bus_type),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(schedule)
+        session.flush()
+        seats += inventory.add_seats(schedule, now)
+        schedules += 1
+    return schedules, seats
 
 
 def _promo_description(kind: PromoKind, value: str, minimum: str, cap: str | None) -> str:
@@ -296,6 +324,44 @@ def snapshot(today: date) -> dict:
     start = _local_midnight(today)
     end = _local_midnight(today + timedelta(days=DAYS))
     emails = [u.email for u in USERS]
+    window = (Schedule.departure_at >= start) & (Schedule.departure_at < end)
+    routes, buses, promos = _catalog_rows()
+    users, credits = _people_rows(emails)
+    schedules, seats = _trip_rows(window)
+
+    def relative(moment: datetime) -> str:
+        delta = moment - start
+        return f"{delta.days}d{delta.seconds}s"
+
+    digest = hashlib.sha256()
+    for name, rows in [
+        ("routes", routes),
+        ("buses", buses),
+        ("users", users),
+        ("credits", credits),
+        ("promos", [(*p[:6], relative(p[6]), relative(p[7]), *p[8:]) for p in promos]),
+        ("schedules", [(*s[:3], relative(s[3]), relative(s[4]), s[5]) for s in schedules]),
+        ("seats", [(s[0], relative(s[1]), *s[2:]) for s in seats]),
+    ]:
+        digest.update(name.encode())
+        for row in rows:
+            digest.update(json.dumps(list(row), sort_keys=True, default=str).encode())
+    return {
+        "counts": {
+            "routes": len(routes),
+            "buses": len(buses),
+            "users": len(users),
+            "wallet_credits": len(credits),
+            "promo_codes": len(promos),
+            "schedules": len(schedules),
+            "seats": len(seats),
+        },
+        "checksum": digest.hexdigest(),
+    }
+
+
+def _catalog_rows() -> tuple[list, list, list]:
+    """Routes, buses and promo codes as the parity check compares them."""
     routes = db.session.execute(
         select(
             Route.origin_city,
@@ -315,18 +381,6 @@ def snapshot(today: date) -> dict:
             Bus.is_active,
         ).order_by(Bus.bus_number)
     ).all()
-    users = db.session.execute(
-        select(User.email, User.first_name, User.last_name, User.phone, User.role, User.is_active)
-        .where(User.email.in_(emails))
-        .order_by(User.email)
-    ).all()
-    credits = db.session.execute(
-        select(User.email, WalletTransaction.amount, WalletTransaction.description)
-        .join(Wallet, Wallet.user_id == User.id)
-        .join(WalletTransaction, WalletTransaction.wallet_id == Wallet.id)
-        .where(User.email.in_(emails), WalletTransaction.description.like("%(demo data)"))
-        .order_by(User.email)
-    ).all()
     promos = db.session.execute(
         select(
             PromoCode.code,
@@ -341,7 +395,28 @@ def snapshot(today: date) -> dict:
             PromoCode.per_customer_limit,
         ).order_by(PromoCode.code)
     ).all()
-    window = (Schedule.departure_at >= start) & (Schedule.departure_at < end)
+    return routes, buses, promos
+
+
+def _people_rows(emails: list[str]) -> tuple[list, list]:
+    """The demo users and their demo wallet credits."""
+    users = db.session.execute(
+        select(User.email, User.first_name, User.last_name, User.phone, User.role, User.is_active)
+        .where(User.email.in_(emails))
+        .order_by(User.email)
+    ).all()
+    credits = db.session.execute(
+        select(User.email, WalletTransaction.amount, WalletTransaction.description)
+        .join(Wallet, Wallet.user_id == User.id)
+        .join(WalletTransaction, WalletTransaction.wallet_id == Wallet.id)
+        .where(User.email.in_(emails), WalletTransaction.description.like("%(demo data)"))
+        .order_by(User.email)
+    ).all()
+    return users, credits
+
+
+def _trip_rows(window) -> tuple[list, list]:
+    """The trips in the seeded window and their seats."""
     schedules = db.session.execute(
         select(
             Bus.bus_number,
@@ -374,35 +449,7 @@ def snapshot(today: date) -> dict:
         .order_by(Schedule.departure_at, Bus.bus_number, Seat.seat_number)
     ).all()
 
-    def relative(moment: datetime) -> str:
-        delta = moment - start
-        return f"{delta.days}d{delta.seconds}s"
-
-    digest = hashlib.sha256()
-    for name, rows in [
-        ("routes", routes),
-        ("buses", buses),
-        ("users", users),
-        ("credits", credits),
-        ("promos", [(*p[:6], relative(p[6]), relative(p[7]), *p[8:]) for p in promos]),
-        ("schedules", [(*s[:3], relative(s[3]), relative(s[4]), s[5]) for s in schedules]),
-        ("seats", [(s[0], relative(s[1]), *s[2:]) for s in seats]),
-    ]:
-        digest.update(name.encode())
-        for row in rows:
-            digest.update(json.dumps(list(row), sort_keys=True, default=str).encode())
-    return {
-        "counts": {
-            "routes": len(routes),
-            "buses": len(buses),
-            "users": len(users),
-            "wallet_credits": len(credits),
-            "promo_codes": len(promos),
-            "schedules": len(schedules),
-            "seats": len(seats),
-        },
-        "checksum": digest.hexdigest(),
-    }
+    return schedules, seats
 
 
 def table_counts() -> dict[str, int]:
