@@ -26,6 +26,16 @@ LOGIN_FAILED = (
     "is paused for {minutes} minutes."
 )
 
+MESSAGES = {
+    "email": "That email address is not valid: {reason}",
+    "phone": "Enter a phone number of 10 to 15 digits.",
+    "password": f"Choose a password of {PASSWORD_RULE}.",
+    "names": "Enter your first and last name.",
+    "taken": "An account with that email already exists. Sign in instead.",
+    "login_failed": LOGIN_FAILED,
+    "no_admin": "No active admin has the email {email!r}.",
+}
+
 
 class AccountError(DomainError):
     """Registration or sign-in was refused."""
@@ -39,7 +49,7 @@ def normalize_email(email: str) -> str:
     try:
         result = validate_email(email.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise AccountError(f"That email address is not valid: {exc}") from exc
+        raise AccountError(MESSAGES["email"].format(reason=exc)) from exc
     return result.normalized.lower()
 
 
@@ -51,7 +61,7 @@ def password_problem(password: str) -> str | None:
         or not re.search(r"[a-z]", password)
         or not re.search(r"\d", password)
     ):
-        return f"Choose a password of {PASSWORD_RULE}."
+        return MESSAGES["password"]
     return None
 
 
@@ -62,7 +72,7 @@ def normalize_phone(phone: str) -> str:
     """
     digits = re.sub(r"[\s\-()+]", "", phone or "")
     if not re.fullmatch(r"\d{10,15}", digits):
-        raise AccountError("Enter a phone number of 10 to 15 digits.")
+        raise AccountError(MESSAGES["phone"])
     return digits
 
 
@@ -100,11 +110,11 @@ def register(
     if problem:
         raise AccountError(problem)
     if not first_name.strip() or not last_name.strip():
-        raise AccountError("Enter your first and last name.")
+        raise AccountError(MESSAGES["names"])
     try:
         with unit_of_work() as session:
             if session.scalar(select(User.id).where(User.email == email)) is not None:
-                raise Conflict("An account with that email already exists. Sign in instead.")
+                raise Conflict(MESSAGES["taken"])
             user = User(
                 email=email,
                 password_hash=_hash(password),
@@ -123,7 +133,7 @@ def register(
             )
     except IntegrityError as exc:
         # Two registrations of one address at the same moment: the unique index decides.
-        raise Conflict("An account with that email already exists. Sign in instead.") from exc
+        raise Conflict(MESSAGES["taken"]) from exc
     audit.log_event("user.registered", user=user.id, role=role)
     return user
 
@@ -138,7 +148,9 @@ def authenticate(email: str, password: str, now: datetime) -> User:
     """
     config = current_app.config
     failed = AccountError(
-        LOGIN_FAILED.format(max=config["LOGIN_MAX_FAILURES"], minutes=config["LOGIN_LOCK_MINUTES"])
+        MESSAGES["login_failed"].format(
+            max=config["LOGIN_MAX_FAILURES"], minutes=config["LOGIN_LOCK_MINUTES"]
+        )
     )
     try:
         email = normalize_email(email)
@@ -220,7 +232,7 @@ def admin_by_email(email: str) -> User:
     """
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None or user.role != Role.ADMIN or not user.is_active:
-        raise AccountError(f"No active admin has the email {email!r}.")
+        raise AccountError(MESSAGES["no_admin"].format(email=email))
     return user
 
 

@@ -18,6 +18,11 @@ from booking.models.enums import HoldStatus, SeatStatus
 from booking.services import audit
 from booking.services.errors import Conflict, NotFound
 
+MESSAGES = {
+    "trip_not_found": "We could not find that trip.",
+    "regenerate": "Seats of this trip cannot be regenerated: some have already been held or sold.",
+}
+
 
 class InventoryError(Conflict):
     """Seats cannot be (re)generated for this trip."""
@@ -63,7 +68,7 @@ def generate_seats(schedule_id: uuid.UUID, now: datetime, actor_id: uuid.UUID | 
     with unit_of_work() as session:
         schedule = session.get(Schedule, schedule_id, with_for_update=True)
         if schedule is None:
-            raise NotFound("We could not find that trip.")
+            raise NotFound(MESSAGES["trip_not_found"])
         # Any claim, even one long released, keeps history pointing at these seats.
         claimed = session.scalar(
             select(func.count())
@@ -72,9 +77,7 @@ def generate_seats(schedule_id: uuid.UUID, now: datetime, actor_id: uuid.UUID | 
             .where(Seat.schedule_id == schedule_id)
         )
         if claimed:
-            raise InventoryError(
-                "Seats of this trip cannot be regenerated: some have already been held or sold."
-            )
+            raise InventoryError(MESSAGES["regenerate"])
         session.execute(Seat.__table__.delete().where(Seat.schedule_id == schedule_id))
         count = add_seats(schedule, now)
         audit.record(
@@ -192,7 +195,7 @@ def seat_views(
         select(Schedule.seat_version, Schedule.base_price).where(Schedule.id == schedule_id)
     ).one_or_none()
     if found is None:
-        raise NotFound("We could not find that trip.")
+        raise NotFound(MESSAGES["trip_not_found"])
     version, base_price = found
     query = _seat_state_query(now).where(Seat.schedule_id == schedule_id)
     if seat_ids is not None:
@@ -209,7 +212,7 @@ def seat_map(schedule_id: uuid.UUID, now: datetime, viewer_id: uuid.UUID | None 
     """
     schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:
-        raise NotFound("We could not find that trip.")
+        raise NotFound(MESSAGES["trip_not_found"])
     rows = db.session.execute(_seat_state_query(now).where(Seat.schedule_id == schedule_id)).all()
     seats = {
         seat.seat_number: _view(seat, schedule.base_price, *rest, now).for_viewer(viewer_id)

@@ -27,6 +27,19 @@ from booking.services.errors import DomainError
 PAISA = Decimal("0.01")
 ZERO = Decimal("0.00")
 
+MESSAGES = {
+    "no_seats": "Choose at least one seat to see the price.",
+    "other_trip": "Some of those seats are not on this trip.",
+    "unknown": "We don't know the code '{code}'.",
+    "inactive": "The code '{code}' is no longer available.",
+    "not_yet": "The code '{code}' can be used from {start}.",
+    "expired": "The code '{code}' expired on {end}.",
+    "used_up": "The code '{code}' has been used up.",
+    "per_customer": "The code '{code}' can be used {times} per customer.",
+    "minimum": "The code '{code}' applies to fares of {minimum} or more: add {more} to use it.",
+    "just_used_up": "This code has just been used up.",
+}
+
 
 class PricingError(DomainError):
     """The seats asked for cannot be priced."""
@@ -136,9 +149,9 @@ def quote(
     # whatever order the caller loaded them in.
     chosen = sorted(seats, key=lambda s: (s.deck, s.row_index, s.column_index, s.seat_number))
     if not chosen:
-        raise PricingError("Choose at least one seat to see the price.")
+        raise PricingError(MESSAGES["no_seats"])
     if any(seat.schedule_id != schedule.id for seat in chosen):
-        raise PricingError("Some of those seats are not on this trip.")
+        raise PricingError(MESSAGES["other_trip"])
 
     base_price = to_paisa(schedule.base_price)
     fares = tuple(
@@ -212,24 +225,29 @@ def check_promo(
     wanted = normalize_code(code)
     promo = db.session.scalar(select(PromoCode).where(PromoCode.code == wanted))
     if promo is None:
-        raise PromoError(f"We don't know the code '{wanted}'.")
+        raise PromoError(MESSAGES["unknown"].format(code=wanted))
     if not promo.is_active:
-        raise PromoError(f"The code '{wanted}' is no longer available.")
+        raise PromoError(MESSAGES["inactive"].format(code=wanted))
     if now < promo.valid_from:
-        raise PromoError(f"The code '{wanted}' can be used from {local_time(promo.valid_from)}.")
+        raise PromoError(
+            MESSAGES["not_yet"].format(code=wanted, start=local_time(promo.valid_from))
+        )
     if now >= promo.valid_until:
-        raise PromoError(f"The code '{wanted}' expired on {local_time(promo.valid_until)}.")
+        raise PromoError(MESSAGES["expired"].format(code=wanted, end=local_time(promo.valid_until)))
     if promo.usage_limit is not None and promo.used_count >= promo.usage_limit:
-        raise PromoError(f"The code '{wanted}' has been used up.")
+        raise PromoError(MESSAGES["used_up"].format(code=wanted))
     if customer_id is not None and promo.per_customer_limit is not None:
         used = customer_uses(promo.id, customer_id)
         if used >= promo.per_customer_limit:
             times = "once" if promo.per_customer_limit == 1 else f"{promo.per_customer_limit} times"
-            raise PromoError(f"The code '{wanted}' can be used {times} per customer.")
+            raise PromoError(MESSAGES["per_customer"].format(code=wanted, times=times))
     if fare_total < promo.min_amount:
         raise PromoError(
-            f"The code '{wanted}' applies to fares of {money(promo.min_amount)} or more: "
-            f"add {money(promo.min_amount - fare_total)} to use it."
+            MESSAGES["minimum"].format(
+                code=wanted,
+                minimum=money(promo.min_amount),
+                more=money(promo.min_amount - fare_total),
+            )
         )
     return promo
 
@@ -266,7 +284,7 @@ def redeem_promo(promo_id: uuid.UUID) -> None:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise PromoError("This code has just been used up.")
+        raise PromoError(MESSAGES["just_used_up"])
     # The UPDATE bypassed the identity map; make a loaded PromoCode re-read its count.
     promo = db.session.identity_map.get(db.session.identity_key(PromoCode, promo_id))
     if promo is not None:

@@ -22,6 +22,14 @@ from booking.services.errors import DomainError
 
 ZERO = Decimal("0.00")
 
+MESSAGES = {
+    "no_wallet": "This account has no wallet.",
+    "short": "Your wallet has {balance}, {short} short of {amount}.",
+    "not_a_debit": "Only a debit of this wallet can be refunded to it.",
+    "refund_left": "Only {left} of that payment is left to refund.",
+    "amount": "The amount must be positive, in rupees and paise.",
+}
+
 
 class WalletError(DomainError):
     """A wallet operation was refused; nothing changed."""
@@ -42,7 +50,7 @@ def wallet_of(user_id: uuid.UUID) -> Wallet:
     """
     wallet = db.session.scalar(select(Wallet).where(Wallet.user_id == user_id))
     if wallet is None:
-        raise WalletError("This account has no wallet.")
+        raise WalletError(MESSAGES["no_wallet"])
     return wallet
 
 
@@ -64,7 +72,7 @@ def lock_wallet(user_id: uuid.UUID) -> Wallet:
         .execution_options(populate_existing=True)
     )
     if wallet is None:
-        raise WalletError("This account has no wallet.")
+        raise WalletError(MESSAGES["no_wallet"])
     return wallet
 
 
@@ -84,8 +92,11 @@ def debit(
     _positive(amount)
     if wallet.balance < amount:
         raise WalletError(
-            f"Your wallet has {money(wallet.balance)}, {money(amount - wallet.balance)} short of "
-            f"{money(amount)}."
+            MESSAGES["short"].format(
+                balance=money(wallet.balance),
+                short=money(amount - wallet.balance),
+                amount=money(amount),
+            )
         )
     return _append(wallet, LedgerKind.DEBIT, -amount, now, description, payment_id, booking_id)
 
@@ -120,10 +131,10 @@ def refund(
     """
     _positive(amount)
     if parent.kind != LedgerKind.DEBIT or parent.wallet_id != wallet.id:
-        raise WalletError("Only a debit of this wallet can be refunded to it.")
+        raise WalletError(MESSAGES["not_a_debit"])
     left = parent.amount - refunded_of(parent.id)
     if amount > left:
-        raise WalletError(f"Only {money(left)} of that payment is left to refund.")
+        raise WalletError(MESSAGES["refund_left"].format(left=money(left)))
     row = _append(
         wallet,
         LedgerKind.REFUND,
@@ -182,7 +193,7 @@ def _positive(amount: Decimal) -> None:
     :raise WalletError: otherwise.
     """
     if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise WalletError("The amount must be positive, in rupees and paise.")
+        raise WalletError(MESSAGES["amount"])
 
 
 def _append(wallet, kind, signed, now, description, payment_id, booking_id) -> WalletTransaction:
