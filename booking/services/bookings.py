@@ -1,5 +1,5 @@
-"""Reading bookings: a customer's trips, one booking as its owner or staff may see it, and the
-calendar entry for a trip."""
+"""Reading bookings: a customer's trips, one booking as its owner or staff may see it, its seats
+still booked and the payments that paid for it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.extensions import db
-from booking.models import Booking, Schedule, User
-from booking.models.enums import BookingSeatStatus, BookingStatus, Role
+from booking.models import Booking, Payment, Schedule, User
+from booking.models.enums import BookingSeatStatus, BookingStatus, PaymentStatus, Role
 from booking.services.errors import NotFound
 
 
@@ -59,35 +58,15 @@ def booked_numbers(booking: Booking) -> list[str]:
     return [s.seat_number for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
 
 
-def calendar(booking: Booking, now: datetime) -> str:
-    """An iCalendar (RFC 5545) event for the trip, to add it to a calendar."""
-    schedule = booking.schedule
-
-    def stamp(moment: datetime) -> str:
-        return moment.strftime("%Y%m%dT%H%M%SZ")
-
-    def text(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-
-    seats = ", ".join(booked_numbers(booking))
-    summary = f"Bus {schedule.route.origin_city} to {schedule.route.destination_city}"
-    description = (
-        f"Booking {booking.reference}, seats {seats}, bus {schedule.bus.bus_number} "
-        f"({schedule.bus.type_label}). Show the QR code of your ticket when boarding."
+def settled_payments(booking: Booking) -> list[Payment]:
+    """The payments that paid for the booking (refunded ones included), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .where(
+                Payment.booking_id == booking.id,
+                Payment.status.in_([PaymentStatus.COMPLETED, PaymentStatus.REFUNDED]),
+            )
+            .order_by(Payment.created_at)
+        )
     )
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:-//{text(current_app.config['OPERATOR_NAME'])}//Bus booking//EN",
-        "BEGIN:VEVENT",
-        f"UID:{booking.id}@{booking.reference.lower()}.booking",
-        f"DTSTAMP:{stamp(now)}",
-        f"DTSTART:{stamp(schedule.departure_at)}",
-        f"DTEND:{stamp(schedule.arrival_at)}",
-        f"SUMMARY:{text(summary)}",
-        f"LOCATION:{text(schedule.route.origin_city)}",
-        f"DESCRIPTION:{text(description)}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(lines) + "\r\n"

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from booking.database import on_commit, unit_of_work
+from booking.documents import ticket_pdf
 from booking.extensions import db
 from booking.models import Booking, OutboxEmail
 from booking.models.enums import EmailStatus
@@ -73,11 +74,9 @@ def send(email_id: uuid.UUID, now: datetime) -> EmailStatus:
     message["Subject"] = email.subject
     message.set_content(email.body)
     if email.attach_ticket and email.booking_id:
-        from booking.services import tickets
-
         booking = db.session.get(Booking, email.booking_id)
         message.add_attachment(
-            tickets.render_pdf(booking),
+            ticket_pdf.render_pdf(booking),
             maintype="application",
             subtype="pdf",
             filename=f"ticket-{booking.reference}.pdf",
