@@ -275,8 +275,9 @@ def test_create_session_in_a_request_uses_the_gateway_sandbox_endpoint(make_app)
         assert gateway.create_session(payment_id, Decimal("1.00"), "/holds/x").url == expected
 
 
-def test_refund_always_succeeds_and_logs_it(caplog):
-    """The sandbox refund returns sbx_rf_<hex> and writes one event log line."""
+def test_refund_always_succeeds_and_logs_it(app, caplog):
+    """The sandbox refund returns sbx_rf_<hex> and writes one event log line (in the logfmt that
+    create_app configures)."""
     with caplog.at_level(logging.INFO, logger="booking.events"):
         reference = gateway.refund("sbx_abc", Decimal("100.00"), "seat 2B cancelled")
     assert re.fullmatch(r"sbx_rf_[0-9a-f]{24}", reference)
