@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 
 from booking.database import on_commit, unit_of_work
 from booking.extensions import db
-from booking.formatting import local_time, money
 from booking.models import (
     Booking,
     BookingSeat,
@@ -194,9 +193,7 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         notifications.queue(
             kind="booking_cancelled",
             to=booking.contact_email or _email_of(booking.user_id),
-            subject=f"Booking {booking.reference}: "
-            + ("cancelled" if whole else f"seats {', '.join(preview.seat_numbers)} cancelled"),
-            body=_cancel_body(booking, preview, mode, whole),
+            context={"booking": booking, "preview": preview, "mode": mode, "whole": whole},
             now=now,
             booking_id=booking.id,
             attach_ticket=not whole,
@@ -417,27 +414,3 @@ def _after_cancel(schedule_id: uuid.UUID, seat_ids: list[uuid.UUID]) -> None:
 def _email_of(user_id: uuid.UUID | None) -> str | None:
     """A customer's account email."""
     return db.session.scalar(select(User.email).where(User.id == user_id)) if user_id else None
-
-
-def _cancel_body(booking: Booking, preview: RefundPreview, mode: RefundMode, whole: bool) -> str:
-    """The text of the cancellation email."""
-    schedule = db.session.get(Schedule, booking.schedule_id)
-    where = "to your wallet" if mode == RefundMode.WALLET else "to your original payment method"
-    what = (
-        "Your booking is cancelled"
-        if whole
-        else (
-            f"Seats {', '.join(preview.seat_numbers)} are cancelled; your other seats stay booked "
-            "and your updated ticket is attached"
-        )
-    )
-    refund = (
-        f"We are refunding {money(preview.amount)} ({preview.percent}%) {where}."
-        if preview.amount > 0
-        else "No refund is due under our cancellation policy."
-    )
-    return (
-        f"Hello {booking.contact_name},\n\n{what}.\n"
-        f"Booking {booking.reference}: {schedule.route.name}, "
-        f"{local_time(schedule.departure_at)}.\n{refund}\n{preview.rule}\n"
-    )

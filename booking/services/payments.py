@@ -544,8 +544,7 @@ def finalize_booking_payment(
     notifications.queue(
         kind="booking_confirmed",
         to=booking.contact_email or _email_of(hold.user_id),
-        subject=f"Your ticket {booking.reference}: {schedule.route.name}",
-        body=_confirmation_body(booking, schedule, seats),
+        context={"booking": booking, "schedule": schedule, "seats": seats},
         now=now,
         booking_id=booking.id,
         attach_ticket=True,
@@ -792,12 +791,7 @@ def _refund_late(hold: Reservation, payment: Payment, now: datetime, why: str) -
         kind="late_payment_refunded",
         to=_contact_email(hold),
         now=now,
-        subject="Your payment was refunded",
-        body=(
-            f"Your payment of {money(total)} arrived after your seats were released, and they "
-            f"could not be held again ({why}). We have refunded it in full: the wallet part to "
-            "your wallet at once, the rest to your original payment method."
-        ),
+        context={"total": total, "why": why},
     )
 
 
@@ -981,16 +975,3 @@ def _contact_email(hold: Reservation) -> str | None:
     """Where to write about a hold: the checkout email, else the account's."""
     given = (hold.checkout or {}).get("contact_email")
     return given or _email_of(hold.user_id)
-
-
-def _confirmation_body(booking: Booking, schedule: Schedule, seats: list[Seat]) -> str:
-    """The text of the booking confirmation email."""
-    return (
-        f"Hello {booking.contact_name},\n\n"
-        f"Your booking {booking.reference} is confirmed.\n"
-        f"{schedule.route.name}, departing {local_time(schedule.departure_at)}\n"
-        f"Bus {schedule.bus.bus_number} ({schedule.bus.type_label}), seats "
-        f"{', '.join(s.seat_number for s in seats)}\n"
-        f"Total paid: {money(booking.total_amount)}\n\n"
-        "Your ticket is attached; show its QR code when you board.\n"
-    )
