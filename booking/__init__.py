@@ -66,10 +66,32 @@ def _migrations_dir():
 
 
 def _configure_logging(app: Flask) -> None:
-    """Send the app's structured event lines (key=value) to stderr at INFO."""
+    """Send the app's logs to stderr at INFO; structlog writes the event lines as logfmt
+    (``event=hold.created hold=... seats=3A,3B``) through the stdlib ``booking.events`` logger."""
+    import structlog
+
     logger = logging.getLogger("booking")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            _join_lists,
+            structlog.processors.LogfmtRenderer(key_order=["event"], bool_as_flag=False),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached: a logger used before this ran must still pick this configuration up.
+        cache_logger_on_first_use=False,
+    )
+
+
+def _join_lists(_logger, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Seat lists and the like as one value a log search can match: ``seats=3A,3B``."""
+    for key, value in event_dict.items():
+        if isinstance(value, list | tuple | set):
+            event_dict[key] = ",".join(map(str, value))
+    return event_dict

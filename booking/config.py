@@ -64,6 +64,9 @@ def load_config(instance_path: str) -> dict:
         # The operator and how money and times are shown.
         "OPERATOR_NAME": os.environ.get("OPERATOR_NAME", "Demo Travels"),
         "CURRENCY_SYMBOL": os.environ.get("CURRENCY_SYMBOL", "Rs"),
+        # Money is grouped as this locale writes numbers (en_IN: 1,00,000.00) in this currency.
+        "MONEY_LOCALE": os.environ.get("MONEY_LOCALE", "en_IN"),
+        "CURRENCY_CODE": os.environ.get("CURRENCY_CODE", "INR"),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Kolkata"),
         # Holds (DESIGN.md "Rules").
         "HOLD_MINUTES": _int("HOLD_MINUTES", 15),

@@ -6,16 +6,32 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.numbers import format_currency, format_decimal
 from flask import current_app
 
 
+def _money_locale() -> Locale:
+    """The locale whose digit grouping money is written in (en_IN: lakhs and crores)."""
+    return Locale.parse(current_app.config["MONEY_LOCALE"])
+
+
+def _digits(value: Decimal) -> str:
+    """An amount with its currency's decimals in the locale's grouping: '1,00,000.00'."""
+    locale = _money_locale()
+    # The locale's plain number pattern carries its grouping; the currency fixes the decimals.
+    pattern = locale.decimal_formats[None]
+    currency = current_app.config["CURRENCY_CODE"]
+    return format_currency(value, currency, format=pattern, locale=locale)
+
+
 def money(value: Decimal | int | float | None) -> str:
-    """'Rs 1,234.50' (whole amounts keep their paise: 'Rs 650.00')."""
+    """'Rs 1,234.50', 'Rs 1,00,000.00' (Indian grouping; whole amounts keep their paise)."""
     if value is None:
         return ""
     amount = Decimal(value).quantize(Decimal("0.01"))
     sign = "-" if amount < 0 else ""
-    return f"{sign}{current_app.config['CURRENCY_SYMBOL']} {abs(amount):,.2f}"
+    return f"{sign}{current_app.config['CURRENCY_SYMBOL']} {_digits(abs(amount))}"
 
 
 def local_time(value: datetime | None, fmt: str = "%d %b %Y, %H:%M") -> str:
@@ -39,7 +55,9 @@ def percent(value: Decimal | int | float) -> str:
 def amount(value: Decimal | int | float) -> str:
     """A bare amount for tight spaces: '930', '930.50' (the currency is said nearby)."""
     quantized = Decimal(value).quantize(Decimal("0.01"))
-    return f"{quantized:,.0f}" if quantized == quantized.to_integral() else f"{quantized:,.2f}"
+    if quantized == quantized.to_integral():
+        return format_decimal(quantized.to_integral(), locale=_money_locale())
+    return _digits(quantized)
 
 
 METHOD_LABELS = {

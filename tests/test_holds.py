@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, Role, ScheduleStatus, SeatStatus
-from booking.services import holds, invariants, inventory, sweep
+from booking.services import audit, holds, invariants, inventory, sweep
 from booking.services.errors import NotFound
 from booking.services.holds import HoldError
 from tests.support import NOW, count_statements, make_trip, make_user
@@ -464,3 +465,21 @@ def test_every_hold_change_writes_a_structured_log_line(trip, asha, ravi, caplog
     assert revived["seats"] == "2A" and revived["expires_at"] == (NOW + 32 * MIN).isoformat()
     taken = [x for x in lines if x.startswith("event=hold.expired ") and str(lapsing.id) in x]
     assert len(taken) == 2 and 'reason="taken after expiry"' in taken[1]
+
+
+def test_log_lines_are_logfmt_with_the_event_first_and_fields_in_order(app_ctx, caplog):
+    """structlog's logfmt: event first, then the fields as given; lists joined by commas; a value
+    with a space, quote or '=' quoted and escaped."""
+    with caplog.at_level(logging.INFO, logger="booking.events"):
+        audit.log_event(
+            "demo.happened",
+            zeta="1",
+            seats=["3A", "3B"],
+            reason='said "no"',
+            formula="a=b",
+            alpha=Decimal("2.50"),
+        )
+    [line] = [r.getMessage() for r in caplog.records if r.name == "booking.events"]
+    assert line == (
+        'event=demo.happened zeta=1 seats=3A,3B reason="said \\"no\\"" formula="a=b" alpha=2.50'
+    )

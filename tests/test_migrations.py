@@ -1,4 +1,4 @@
-"""The Alembic migration and the models describe the same schema."""
+"""The Alembic migrations and the models describe the same schema."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,7 +15,7 @@ def test_autogenerate_finds_no_difference_between_models_and_migrations(app_ctx)
 
 
 def test_migration_head_is_the_only_revision(app_ctx):
-    """One reviewed migration builds the schema; the database is at its head."""
+    """The reviewed migrations build the schema; the database is at their head."""
     with db.engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    assert current == "0001"
+    assert current == "0002"

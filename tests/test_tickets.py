@@ -12,10 +12,13 @@ from io import BytesIO
 import pypdfium2
 import pytest
 import zxingcpp
+from icalendar import Calendar
 from PIL import Image
 from sqlalchemy import select
 
 from booking.database import unit_of_work
+from booking.documents import calendar as trip_calendar
+from booking.documents import ticket_pdf, wording
 from booking.extensions import db
 from booking.models import (
     ActivityLog,
@@ -197,7 +200,7 @@ def test_a_booking_gets_one_ticket(booking):
 
 def test_the_qr_png_decodes_back_to_the_token(booking):
     """The PNG is a real QR code of the signed token."""
-    png = tickets.qr_png(booking.ticket.qr_payload)
+    png = ticket_pdf.qr_png(booking.ticket.qr_payload)
     assert png.startswith(b"\x89PNG")
     assert decode_qr(Image.open(BytesIO(png))) == [booking.ticket.qr_payload]
 
@@ -339,7 +342,7 @@ def test_cancellation_policy_is_built_from_the_settings(make_app):
         CANCEL_PARTIAL_REFUND_PERCENT=25,
     )
     with app.app_context():
-        text = tickets.cancellation_policy()
+        text = wording.cancellation_policy()
     assert text.startswith(
         "Cancel more than 48 hours before departure: 100% refund. Between 6 and 48 hours: 25%. "
         "Within 6 hours: no cancellation online."
@@ -384,7 +387,7 @@ def test_the_pdf_ticket_carries_a_scannable_qr_and_the_trip(app_ctx):
         promo=promo,
     )
     ticket = cancel_seat(booking, "3A", refund=True)
-    pdf = tickets.render_pdf(booking)
+    pdf = ticket_pdf.render_pdf(booking)
 
     assert pdf.startswith(b"%PDF")
     document = pypdfium2.PdfDocument(pdf)
@@ -427,5 +430,27 @@ def test_a_booking_without_a_ticket_has_no_pdf(booking):
     db.session.flush()
     db.session.expire(booking, ["ticket"])
     with pytest.raises(TicketError, match="no ticket yet"):
-        tickets.render_pdf(booking)
+        ticket_pdf.render_pdf(booking)
     db.session.rollback()
+
+
+def test_the_calendar_event_names_the_trip_the_seats_and_the_operator(booking):
+    """trip.ics: one event from departure to arrival (UTC) at the origin, its text escaped."""
+    schedule = booking.schedule
+    calendar = Calendar.from_ical(trip_calendar.trip_event(booking, NOW))
+    assert str(calendar["prodid"]) == "-//Demo Travels//Bus booking//EN"
+    assert str(calendar["version"]) == "2.0"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["uid"]) == f"{booking.id}@{booking.reference.lower()}.booking"
+    assert event.decoded("dtstamp") == NOW
+    assert event.decoded("dtstart") == schedule.departure_at
+    assert event.decoded("dtend") == schedule.arrival_at
+    origin, destination = schedule.route.origin_city, schedule.route.destination_city
+    assert str(event["summary"]) == f"Bus {origin} to {destination}"
+    assert str(event["location"]) == origin
+    assert str(event["description"]) == (
+        f"Booking {booking.reference}, seats 2A, 2B, bus {schedule.bus.bus_number} "
+        f"({schedule.bus.type_label}). Show the QR code of your ticket when boarding."
+    )
+    # Commas in text are escaped on the wire, as RFC 5545 asks.
+    assert b"seats 2A\\, 2B" in trip_calendar.trip_event(booking, NOW)

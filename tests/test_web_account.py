@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from flask import Flask
+from icalendar import Calendar
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -213,6 +214,8 @@ def test_the_trip_is_a_calendar_event(client, app, reference, trip_id):
         departure = db.session.get(Booking, booking_row(app, reference).id).schedule.departure_at
     assert f"DTSTART:{departure.strftime('%Y%m%dT%H%M%SZ')}" in body
     assert body.startswith("BEGIN:VCALENDAR") and "\r\nEND:VEVENT\r\n" in body
+    [event] = Calendar.from_ical(body).walk("VEVENT")
+    assert event.decoded("dtstart") == departure.replace(microsecond=0)  # iCalendar has seconds
     assert "attachment" in response.headers["Content-Disposition"]
 
 

@@ -22,6 +22,8 @@ class OutboxEmail(IdMixin, TimestampMixin, db.Model):
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # The HTML alternative of body; null for messages queued before emails had one.
+    html_body: Mapped[str | None] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(40))
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
     attach_ticket: Mapped[bool] = mapped_column(default=False)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+import structlog
+
 from booking.extensions import db
 from booking.models import ActivityLog
 
-logger = logging.getLogger("booking.events")
+# Configured in booking._configure_logging: logfmt through the stdlib "booking.events" logger.
+logger = structlog.get_logger("booking.events")
 
 # Set by the web layer for each request so services can record where an action came from
 # without ever touching the request object.
@@ -43,21 +45,9 @@ def record(
 
 def log_event(event: str, **fields: Any) -> None:
     """Write one logfmt line (``event=hold.created seats=3A,3B reason="no show"``) that a log
-    search can filter on. Lists are joined with commas; a value with a space, quote or ``=`` is
-    quoted."""
-    parts = [f"event={event}"]
-    for key, value in fields.items():
-        text = ",".join(map(str, value)) if isinstance(value, list | tuple | set) else str(value)
-        parts.append(f"{key}={_logfmt_value(text)}")
-    logger.info(" ".join(parts))
-
-
-def _logfmt_value(text: str) -> str:
-    """The value as logfmt writes it: bare when it can be, else double-quoted and escaped."""
-    if text and not any(c in text for c in ' "=\\\n'):
-        return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    search can filter on, the fields in the order given. Lists are joined with commas; a value
+    with a space, quote or ``=`` is quoted."""
+    logger.info(event, **fields)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,5 +1,6 @@
 """Bookings: the one finalization that turns a paid hold into a booking, and the reads of
-bookings (a customer's trips, one booking as its owner or staff may see it, the calendar entry).
+bookings (a customer's trips, one booking as its owner or staff may see it, its seats still
+booked and the payments that paid for it).
 
 Payment first: a booking row is only ever created by ``confirm``, in the same transaction that
 completes its payments, debits the wallet, books the seats, confirms the hold, issues the ticket
@@ -14,13 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from booking.database import on_commit
 from booking.extensions import db
-from booking.formatting import local_time, money
+from booking.formatting import money
 from booking.models import Booking, BookingSeat, Payment, Reservation, Schedule, Seat, User
 from booking.models.booking import REFERENCE_ALPHABET
 from booking.models.enums import (
@@ -246,8 +246,7 @@ def _record_confirmed(booking, hold, priced: Priced, actor_id, now, complimentar
     notifications.queue(
         kind="booking_confirmed",
         to=booking.contact_email or account_email(hold.user_id),
-        subject=f"Your ticket {booking.reference}: {schedule.route.name}",
-        body=_confirmation_body(booking, schedule, priced.seats),
+        context={"booking": booking, "schedule": schedule, "seats": priced.seats},
         now=now,
         booking_id=booking.id,
         attach_ticket=True,
@@ -284,19 +283,6 @@ def _new_reference() -> str:
         reference = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(10))
         if db.session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
             return reference
-
-
-def _confirmation_body(booking: Booking, schedule: Schedule, seats: list[Seat]) -> str:
-    """The text of the booking confirmation email."""
-    return (
-        f"Hello {booking.contact_name},\n\n"
-        f"Your booking {booking.reference} is confirmed.\n"
-        f"{schedule.route.name}, departing {local_time(schedule.departure_at)}\n"
-        f"Bus {schedule.bus.bus_number} ({schedule.bus.type_label}), seats "
-        f"{', '.join(s.seat_number for s in seats)}\n"
-        f"Total paid: {money(booking.total_amount)}\n\n"
-        "Your ticket is attached; show its QR code when you board.\n"
-    )
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -344,35 +330,15 @@ def booked_numbers(booking: Booking) -> list[str]:
     return [s.seat_number for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
 
 
-def calendar(booking: Booking, now: datetime) -> str:
-    """An iCalendar (RFC 5545) event for the trip, to add it to a calendar."""
-    schedule = booking.schedule
-
-    def stamp(moment: datetime) -> str:
-        return moment.strftime("%Y%m%dT%H%M%SZ")
-
-    def text(value: str) -> str:
-        return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-
-    seats = ", ".join(booked_numbers(booking))
-    summary = f"Bus {schedule.route.origin_city} to {schedule.route.destination_city}"
-    description = (
-        f"Booking {booking.reference}, seats {seats}, bus {schedule.bus.bus_number} "
-        f"({schedule.bus.type_label}). Show the QR code of your ticket when boarding."
+def settled_payments(booking: Booking) -> list[Payment]:
+    """The payments that paid for the booking (refunded ones included), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .where(
+                Payment.booking_id == booking.id,
+                Payment.status.in_([PaymentStatus.COMPLETED, PaymentStatus.REFUNDED]),
+            )
+            .order_by(Payment.created_at)
+        )
     )
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:-//{text(current_app.config['OPERATOR_NAME'])}//Bus booking//EN",
-        "BEGIN:VEVENT",
-        f"UID:{booking.id}@{booking.reference.lower()}.booking",
-        f"DTSTAMP:{stamp(now)}",
-        f"DTSTART:{stamp(schedule.departure_at)}",
-        f"DTEND:{stamp(schedule.arrival_at)}",
-        f"SUMMARY:{text(summary)}",
-        f"LOCATION:{text(schedule.route.origin_city)}",
-        f"DESCRIPTION:{text(description)}",
-        "END:VEVENT",
-        "END:VCALENDAR",
-    ]
-    return "\r\n".join(lines) + "\r\n"

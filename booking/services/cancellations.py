@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from booking.database import unit_of_work, with_retries
 from booking.extensions import db
-from booking.formatting import local_time, money
 from booking.models import (
     Booking,
     BookingSeat,
@@ -190,9 +189,7 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         notifications.queue(
             kind="booking_cancelled",
             to=booking.contact_email or account_email(booking.user_id),
-            subject=f"Booking {booking.reference}: "
-            + ("cancelled" if whole else f"seats {', '.join(preview.seat_numbers)} cancelled"),
-            body=_cancel_body(booking, preview, mode, whole),
+            context={"booking": booking, "preview": preview, "mode": mode, "whole": whole},
             now=now,
             booking_id=booking.id,
             attach_ticket=not whole,
@@ -320,27 +317,3 @@ def _payment_status(booking: Booking) -> BookingPaymentStatus:
     if booking.refunded_amount >= booking.total_amount:
         return BookingPaymentStatus.REFUNDED
     return BookingPaymentStatus.PARTIALLY_REFUNDED
-
-
-def _cancel_body(booking: Booking, preview: RefundPreview, mode: RefundMode, whole: bool) -> str:
-    """The text of the cancellation email."""
-    schedule = db.session.get(Schedule, booking.schedule_id)
-    where = "to your wallet" if mode == RefundMode.WALLET else "to your original payment method"
-    what = (
-        "Your booking is cancelled"
-        if whole
-        else (
-            f"Seats {', '.join(preview.seat_numbers)} are cancelled; your other seats stay booked "
-            "and your updated ticket is attached"
-        )
-    )
-    refund = (
-        f"We are refunding {money(preview.amount)} ({preview.percent}%) {where}."
-        if preview.amount > 0
-        else "No refund is due under our cancellation policy."
-    )
-    return (
-        f"Hello {booking.contact_name},\n\n{what}.\n"
-        f"Booking {booking.reference}: {schedule.route.name}, "
-        f"{local_time(schedule.departure_at)}.\n{refund}\n{preview.rule}\n"
-    )

@@ -1,5 +1,6 @@
-"""Email: every message is written to the outbox in the transaction that causes it, and sent by a
-Celery task after commit (over SMTP when SMTP_HOST is set; otherwise it stays in the outbox, which
+"""Email: every message is rendered from its templates (booking.documents.emails) and written to
+the outbox in the transaction that causes it, then sent by a Celery task after commit (over SMTP,
+text with an HTML alternative, when SMTP_HOST is set; otherwise it stays in the outbox, which
 admins can read)."""
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ import smtplib
 import uuid
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from booking.database import unit_of_work
+from booking.documents import emails, ticket_pdf
 from booking.extensions import db
 from booking.models import Booking, OutboxEmail
 from booking.models.enums import EmailStatus
@@ -23,20 +26,22 @@ def queue(
     *,
     kind: str,
     to: str | None,
-    subject: str,
-    body: str,
     now: datetime,
+    context: dict[str, Any],
     booking_id: uuid.UUID | None = None,
     attach_ticket: bool = False,
 ) -> OutboxEmail | None:
-    """Add a message to the outbox inside the current transaction; it is sent after commit."""
+    """Render the ``kind`` email with ``context`` (templates/email/<kind>.txt and .html) and add
+    it to the outbox inside the current transaction; it is sent after commit."""
     if not to:
         return None  # a walk-in who gave no email: nothing to send
+    rendered = emails.render_email(kind, **context)
     email = OutboxEmail(
         id=uuid.uuid4(),
         to_address=to,
-        subject=subject[:200],
-        body=body,
+        subject=rendered.subject[:200],
+        body=rendered.text,
+        html_body=rendered.html,
         kind=kind,
         booking_id=booking_id,
         attach_ticket=attach_ticket,
@@ -61,12 +66,12 @@ def send(email_id: uuid.UUID, now: datetime) -> EmailStatus:
     message["To"] = email.to_address
     message["Subject"] = email.subject
     message.set_content(email.body)
+    if email.html_body:
+        message.add_alternative(email.html_body, subtype="html")
     if email.attach_ticket and email.booking_id:
-        from booking.services import tickets
-
         booking = db.session.get(Booking, email.booking_id)
         message.add_attachment(
-            tickets.render_pdf(booking),
+            ticket_pdf.render_pdf(booking),
             maintype="application",
             subtype="pdf",
             filename=f"ticket-{booking.reference}.pdf",

@@ -15,7 +15,6 @@ from sqlalchemy import or_, select
 
 from booking.database import on_commit, unit_of_work
 from booking.extensions import db
-from booking.formatting import money
 from booking.gateway import get_gateway
 from booking.models import Booking, Payment, Reservation, User
 from booking.models.enums import HoldStatus, PaymentMethod, PaymentStatus, RefundMode
@@ -92,12 +91,7 @@ def refund_late(hold: Reservation, payment: Payment, now: datetime, why: str) ->
         kind="late_payment_refunded",
         to=contact_email(hold),
         now=now,
-        subject="Your payment was refunded",
-        body=(
-            f"Your payment of {money(total)} arrived after your seats were released, and they "
-            f"could not be held again ({why}). We have refunded it in full: the wallet part to "
-            "your wallet at once, the rest to your original payment method."
-        ),
+        context={"total": total, "why": why},
     )
 
 

@@ -1,9 +1,11 @@
-"""Template filters: money in the operator's currency, UTC times in the operator's time zone."""
+"""Template filters: money in the operator's currency, UTC times in the operator's time zone, and
+the wording the pages share with the documents (how a booking was paid, the cancellation policy)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from booking.documents.wording import cancellation_policy, paid_by_text
 from booking.formatting import amount, duration, local_time, method_label, money, percent
 
 SEAT_STATES = {
@@ -38,6 +40,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(method_label)
     app.add_template_filter(local_time)
     app.add_template_filter(duration)
+    app.add_template_filter(paid_by_text, name="paid_by")
+    app.add_template_global(cancellation_policy)
 
     @app.context_processor
     def _globals():

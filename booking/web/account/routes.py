@@ -7,9 +7,11 @@ import uuid
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from booking.documents import calendar as trip_calendar
+from booking.documents import ticket_pdf as ticket_document
 from booking.models.enums import PaymentMethod, RefundMode, Role
 from booking.orm import utcnow
-from booking.services import bookings, cancellations, payments, tickets, wallet
+from booking.services import bookings, cancellations, payments, wallet
 from booking.services.errors import DomainError
 from booking.web.account import bp
 from booking.web.account.forms import CancelForm, TopUpForm
@@ -54,8 +56,7 @@ def booking(reference: str):
         booking=found,
         form=form,
         preview=preview,
-        policy=tickets.cancellation_policy(),
-        paid_by=tickets.paid_by_text(found),
+        payments=bookings.settled_payments(found),
         new=request.args.get("new") == "1",
     )
 
@@ -66,7 +67,7 @@ def ticket_pdf(reference: str):
     """The ticket as an A4 PDF with its QR code."""
     found = bookings.booking_for(reference, current_user)
     return Response(
-        tickets.render_pdf(found),
+        ticket_document.render_pdf(found),
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="ticket-{found.reference}.pdf"'},
     )
@@ -78,7 +79,7 @@ def trip_ics(reference: str):
     """The trip as a calendar event."""
     found = bookings.booking_for(reference, current_user)
     return Response(
-        bookings.calendar(found, utcnow()),
+        trip_calendar.trip_event(found, utcnow()),
         mimetype="text/calendar",
         headers={"Content-Disposition": f'attachment; filename="trip-{found.reference}.ics"'},
     )
@@ -130,7 +131,6 @@ def cancel(reference: str):
         booking=found,
         form=form,
         preview=preview,
-        policy=tickets.cancellation_policy(),
     )
 
 

@@ -1,0 +1,34 @@
+"""Sentences for the customer that the pages (as Jinja filters), the PDF and emails all say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app
+
+from booking.formatting import method_label, money
+from booking.models import Payment
+
+
+def cancellation_policy() -> str:
+    """The cancellation rules from the settings, in words for the customer."""
+    config = current_app.config
+    full = config["CANCEL_FULL_REFUND_HOURS"]
+    cutoff = config["CANCEL_CUSTOMER_CUTOFF_HOURS"]
+    partial = config["CANCEL_PARTIAL_REFUND_PERCENT"]
+    return (
+        f"Cancel more than {full} hours before departure: 100% refund. "
+        f"Between {cutoff} and {full} hours: {partial}%. "
+        f"Within {cutoff} hours: no cancellation online. "
+        "If the operator cancels the trip, every passenger is refunded in full."
+    )
+
+
+def paid_by_text(payments: Iterable[Payment]) -> str:
+    """How a booking was paid: 'Wallet Rs 500.00 and UPI Rs 444.99' ('' when nothing was)."""
+    return " and ".join(f"{method_label(p.method)} {money(p.amount)}" for p in payments)
+
+
+def seat_count(count: int) -> str:
+    """'1 seat' or '3 seats'."""
+    return f"{count} seat" if count == 1 else f"{count} seats"
