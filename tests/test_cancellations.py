@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.gateway.sandbox import SandboxGateway
 from booking.models import (
     Booking,
     Cancellation,
@@ -71,33 +70,9 @@ DEPARTURE = NOW + timedelta(days=2)
 
 
 @pytest.fixture
-def trip(app_ctx):
-    """A 40-seat trip departing at DEPARTURE."""
-    return make_trip()
-
-
-@pytest.fixture
-def asha(app_ctx):
-    return make_user(first_name="Asha", wallet="5000.00")
-
-
-@pytest.fixture
-def admin(app_ctx):
-    return make_user(Role.ADMIN)
-
-
-@pytest.fixture
-def gateway_refunds(monkeypatch) -> list:
-    """Refunds asked of the gateway, as (reference, amount)."""
-    asked: list = []
-    original = SandboxGateway.refund
-
-    def record(self, reference, amount, reason):
-        asked.append((reference, amount))
-        return original(self, reference, amount, reason)
-
-    monkeypatch.setattr(SandboxGateway, "refund", record)
-    return asked
+def asha_wallet() -> str:
+    """Asha starts with Rs 5,000 in her wallet in these tests."""
+    return "5000.00"
 
 
 def book_by_wallet(customer, trip, seats, **kw):

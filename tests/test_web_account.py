@@ -94,12 +94,6 @@ def customer(app, auth) -> uuid.UUID:
 
 
 @pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A trip two days ahead (full refunds)."""
-    return new_trip(app)
-
-
-@pytest.fixture
 def reference(app, customer, trip_id) -> str:
     """The customer's booking of 2A and 2B on the trip (Rs 1,050.00 from the wallet)."""
     return book(app, customer, trip_id, ["2A", "2B"])

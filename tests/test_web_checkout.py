@@ -19,7 +19,7 @@ from booking.models import Booking, Payment, PromoCode, Reservation
 from booking.models.enums import HoldStatus, PaymentStatus, PromoKind
 from booking.orm import utcnow
 from booking.services import holds, wallet
-from tests.support import PASSWORD, make_trip, make_user
+from tests.support import PASSWORD, make_user
 
 
 def text(response) -> str:
@@ -66,13 +66,6 @@ def passenger_block(page: str, seat: str) -> str:
     """The fieldset of one seat's passenger on the checkout page."""
     start = page.index(f"Seat {seat}")
     return page[start : page.index("</fieldset>", start)]
-
-
-@pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A 40-seat deluxe trip two days ahead: a standard seat is Rs 525.00 with 5% GST."""
-    with app.app_context():
-        return make_trip(now=utcnow(), departs_in=timedelta(days=2)).id
 
 
 @pytest.fixture

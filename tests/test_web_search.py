@@ -86,13 +86,6 @@ def sign_in(auth, app: Flask, role: Role = Role.CUSTOMER, **options) -> uuid.UUI
     return user_id
 
 
-@pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A 40-seat deluxe trip two days ahead, fares from Rs 500.00."""
-    with app.app_context():
-        return make_trip(now=utcnow(), departs_in=timedelta(days=2)).id
-
-
 # ---- search --------------------------------------------------------------------------------------
 
 
