@@ -13,7 +13,11 @@ from sqlalchemy.engine import make_url
 
 from booking import create_app
 from booking.extensions import db
-from tests.support import empty_tables
+from booking.gateway.sandbox import SandboxGateway
+from booking.models import Schedule, User
+from booking.models.enums import Role
+from booking.orm import utcnow
+from tests.support import empty_tables, make_trip, make_user
 
 # Machines are shared and noisy: property tests never fail on how long an example took.
 hypothesis_settings.register_profile("booking", deadline=None)
@@ -184,3 +188,58 @@ class AuthActions:
 def auth(client) -> AuthActions:
     """Sign-in helper for request tests."""
     return AuthActions(client)
+
+
+# ---- the people and the trip most tests share ----------------------------------------------------
+
+
+@pytest.fixture
+def trip(app_ctx) -> Schedule:
+    """A 40-seat deluxe (5% GST) 2+2 trip two days after NOW at Rs 500: a standard seat costs
+    525.00 with GST; row 1 seats are premium (+Rs 50)."""
+    return make_trip()
+
+
+@pytest.fixture
+def trip_id(app):
+    """The id of a trip like ``trip``, two days after the real clock's now (for request tests)."""
+    with app.app_context():
+        return make_trip(now=utcnow()).id
+
+
+@pytest.fixture
+def asha_wallet() -> str:
+    """What Asha has in her wallet: nothing, unless a module overrides this fixture."""
+    return "0"
+
+
+@pytest.fixture
+def asha(app_ctx, asha_wallet) -> User:
+    """A customer, with ``asha_wallet`` rupees in her wallet."""
+    return make_user(first_name="Asha", wallet=asha_wallet)
+
+
+@pytest.fixture
+def ravi(app_ctx) -> User:
+    """A customer with an empty wallet."""
+    return make_user(first_name="Ravi")
+
+
+@pytest.fixture
+def admin(app_ctx) -> User:
+    """An admin."""
+    return make_user(Role.ADMIN, first_name="Admin")
+
+
+@pytest.fixture
+def gateway_refunds(monkeypatch) -> list:
+    """The refunds asked of the gateway (after commit), as (reference, amount)."""
+    asked: list = []
+    original = SandboxGateway.refund
+
+    def record(self, reference, amount, reason):
+        asked.append((reference, amount))
+        return original(self, reference, amount, reason)
+
+    monkeypatch.setattr(SandboxGateway, "refund", record)
+    return asked

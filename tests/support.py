@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -166,3 +168,27 @@ def race(app, calls) -> list:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads)
     return results
+
+
+# ---- request tests ------------------------------------------------------------------------------
+
+
+def text(response) -> str:
+    """The response body with HTML entities decoded, as a person reads it."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token rendered into a page's form."""
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+
+
+def sign_in_as(app, auth, role: Role = Role.CUSTOMER, **options) -> uuid.UUID:
+    """A new account of ``role``, signed in through the login form; returns its id."""
+    from booking.orm import utcnow
+
+    with app.app_context():
+        user = make_user(role, now=utcnow(), **options)
+        user_id, email = user.id, user.email
+    assert auth.login(email, PASSWORD).status_code == 302
+    return user_id

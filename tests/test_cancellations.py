@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.gateway.sandbox import SandboxGateway
 from booking.models import (
     Booking,
     Cancellation,
@@ -39,7 +38,7 @@ from booking.models.enums import (
 )
 from booking.orm import utcnow
 from booking.services import bookings, cancellations, holds, payments, tickets
-from booking.services.cancellations import CancelError
+from booking.services.cancellations import CancelError, CancelRefused
 from booking.services.errors import NotFound
 from booking.services.holds import HoldError
 from booking.services.tickets import ScanStatus
@@ -71,33 +70,9 @@ DEPARTURE = NOW + timedelta(days=2)
 
 
 @pytest.fixture
-def trip(app_ctx):
-    """A 40-seat trip departing at DEPARTURE."""
-    return make_trip()
-
-
-@pytest.fixture
-def asha(app_ctx):
-    return make_user(first_name="Asha", wallet="5000.00")
-
-
-@pytest.fixture
-def admin(app_ctx):
-    return make_user(Role.ADMIN)
-
-
-@pytest.fixture
-def gateway_refunds(monkeypatch) -> list:
-    """Refunds asked of the gateway, as (reference, amount)."""
-    asked: list = []
-    original = SandboxGateway.refund
-
-    def record(self, reference, amount, reason):
-        asked.append((reference, amount))
-        return original(self, reference, amount, reason)
-
-    monkeypatch.setattr(SandboxGateway, "refund", record)
-    return asked
+def asha_wallet() -> str:
+    """Asha starts with Rs 5,000 in her wallet in these tests."""
+    return "5000.00"
 
 
 def book_by_wallet(customer, trip, seats, **kw):
@@ -212,6 +187,20 @@ def test_nobody_can_cancel_once_the_bus_has_left(trip, asha, role, after):
     before = table_snapshot()
     with pytest.raises(CancelError, match="already left"):
         cancel(booking_id, actor, DEPARTURE + after)
+    assert table_snapshot() == before
+
+
+def test_a_refusal_by_the_policy_is_a_409_carrying_the_preview(trip, asha):
+    """Too late for a customer: CancelRefused (a CancelError) with status 409 and the preview
+    the cancel page shows; nothing changes."""
+    booking_id = book_by_wallet(asha, trip, ["2A", "2B"])
+    before = table_snapshot()
+    with pytest.raises(CancelRefused) as caught:
+        cancel(booking_id, asha, DEPARTURE - 30 * MIN, seats=["2B"])
+    preview = caught.value.details["preview"]
+    assert caught.value.status == 409 and isinstance(caught.value, CancelError)
+    assert preview.allowed is False and preview.seat_numbers == ("2B",)
+    assert preview.refusal == caught.value.message
     assert table_snapshot() == before
 
 

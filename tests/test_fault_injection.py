@@ -36,7 +36,7 @@ from tests.money_support import (
     start_gateway,
     table_snapshot,
 )
-from tests.support import NOW, make_trip, make_user
+from tests.support import NOW, make_user
 
 MIN = timedelta(minutes=1)
 
@@ -107,11 +107,6 @@ def faults_without(*names: str) -> dict:
 
 
 NO_DEBIT_FAULTS = faults_without("after the wallet debit")  # the debit happened earlier, or never
-
-
-@pytest.fixture
-def trip(app_ctx):
-    return make_trip()
 
 
 def assert_fault_changes_nothing(monkeypatch, plant, call) -> None:

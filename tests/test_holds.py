@@ -22,22 +22,6 @@ from tests.support import NOW, count_statements, make_trip, make_user
 MIN = timedelta(minutes=1)
 
 
-@pytest.fixture
-def trip(app_ctx):
-    """A 40-seat trip departing two days after NOW."""
-    return make_trip()
-
-
-@pytest.fixture
-def asha(app_ctx):
-    return make_user(first_name="Asha")
-
-
-@pytest.fixture
-def ravi(app_ctx):
-    return make_user(first_name="Ravi")
-
-
 def counter(trip) -> int:
     """The trip's stored free-seat counter, fresh from the database."""
     return db.session.scalar(select(Schedule.available_seats).where(Schedule.id == trip.id))

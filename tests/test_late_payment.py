@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.gateway.sandbox import SandboxGateway
 from booking.models import Booking, Payment, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, LedgerKind, PaymentStatus, Role, SeatStatus
 from booking.services import cancellations, payments, refunds, sweep
@@ -36,25 +35,6 @@ from tests.support import NOW, make_trip, make_user
 MIN = timedelta(minutes=1)
 WALLET = Decimal("300.00")
 LAPSED = NOW + 20 * MIN  # the hold made at NOW ran out at NOW + 15 min
-
-
-@pytest.fixture
-def trip(app_ctx):
-    return make_trip()
-
-
-@pytest.fixture
-def gateway_refunds(monkeypatch) -> list:
-    """The refunds asked of the gateway (after commit), as (reference, amount)."""
-    asked: list = []
-    original = SandboxGateway.refund
-
-    def record(self, reference, amount, reason):
-        asked.append((reference, amount))
-        return original(self, reference, amount, reason)
-
-    monkeypatch.setattr(SandboxGateway, "refund", record)
-    return asked
 
 
 def pay_then_lapse(trip, seats=("2A", "2B")):

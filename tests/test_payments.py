@@ -50,27 +50,15 @@ from tests.money_support import (
     start_gateway,
     table_snapshot,
 )
-from tests.support import NOW, make_trip, make_user
+from tests.support import NOW, make_user
 
 MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
-def trip(app_ctx):
-    """A 40-seat deluxe trip two days after NOW; a standard seat costs 525.00 with GST."""
-    return make_trip()
-
-
-@pytest.fixture
-def asha(app_ctx):
-    """A customer with 2000.00 in her wallet."""
-    return make_user(first_name="Asha", wallet="2000.00")
-
-
-@pytest.fixture
-def ravi(app_ctx):
-    """A customer with an empty wallet."""
-    return make_user(first_name="Ravi")
+def asha_wallet() -> str:
+    """Asha starts with Rs 2,000 in her wallet in these tests."""
+    return "2000.00"
 
 
 def seat_statuses(trip_id, numbers) -> dict[str, SeatStatus]:
@@ -452,11 +440,6 @@ def test_promo_is_redeemed_only_when_the_gateway_payment_books(trip, app_ctx):
 @pytest.fixture
 def clerk(app_ctx):
     return make_user(Role.STAFF, first_name="Clerk")
-
-
-@pytest.fixture
-def admin(app_ctx):
-    return make_user(Role.ADMIN, first_name="Admin")
 
 
 def test_desk_cash_sale_books_a_walk_in_with_one_cash_payment(trip, clerk):

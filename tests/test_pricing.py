@@ -81,12 +81,6 @@ def book_with_promo(customer: User, schedule: Schedule, promo: PromoCode, status
         )
 
 
-@pytest.fixture
-def trip(app_ctx) -> Schedule:
-    """A deluxe (5% GST) 2+2 seater trip at Rs 500; row 1 seats are premium (+Rs 50)."""
-    return make_trip()
-
-
 def test_three_seats_of_333_33_with_ten_percent_off_and_five_percent_gst(app_ctx):
     """Worked by hand: 999.99 fare; 10% = 99.999 -> 100.00; 899.99; 5% = 44.9995 -> 45.00."""
     trip = make_trip(base_price="333.33")

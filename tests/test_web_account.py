@@ -20,22 +20,12 @@ from booking.models.enums import BookingSeatStatus, BookingStatus, PaymentStatus
 from booking.orm import utcnow
 from booking.services import holds, payments, wallet
 from booking.services.details import CheckoutDetails, Passenger
-from tests.support import PASSWORD, make_trip, make_user
-
-
-def text(response) -> str:
-    """The response body with HTML entities decoded, as a person reads it."""
-    return html.unescape(response.get_data(as_text=True))
+from tests.support import PASSWORD, csrf_token, make_trip, make_user, text
 
 
 def words(response) -> str:
     """The text a person reads: tags dropped, entities decoded, whitespace collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
-
-
-def csrf_token(page: str) -> str:
-    """The CSRF token rendered into a page's form."""
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
 
 
 def book(
@@ -92,12 +82,6 @@ def customer(app, auth) -> uuid.UUID:
         user_id, email = user.id, user.email
     assert auth.login(email, PASSWORD).status_code == 302
     return user_id
-
-
-@pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A trip two days ahead (full refunds)."""
-    return new_trip(app)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the booking desk, and the error pages no stack trace ever gets past."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from datetime import timedelta
@@ -17,21 +16,7 @@ from booking.models.enums import HoldStatus, Role
 from booking.orm import utcnow
 from booking.services import catalog, holds, payments
 from booking.services.details import CheckoutDetails, Passenger
-from tests.support import PASSWORD, make_trip, make_user
-
-
-def text(response) -> str:
-    """The response body with HTML entities decoded."""
-    return html.unescape(response.get_data(as_text=True))
-
-
-def sign_in_as(app: Flask, auth, role: Role) -> uuid.UUID:
-    """A new account of ``role``, signed in; returns its id."""
-    with app.app_context():
-        user = make_user(role, now=utcnow())
-        user_id, email = user.id, user.email
-    assert auth.login(email, PASSWORD).status_code == 302
-    return user_id
+from tests.support import PASSWORD, csrf_token, make_trip, make_user, sign_in_as, text
 
 
 @pytest.fixture
@@ -300,3 +285,37 @@ def test_a_wrong_method_is_the_405_page(client):
     """GET on a POST-only address: the 405 page, not a stack trace."""
     response = client.get(f"/schedules/{uuid.uuid4()}/holds")
     assert response.status_code == 405 and "That action is not allowed here." in response.text
+
+
+def test_the_release_reason_has_a_visible_label_and_is_required(client, app, auth, live_hold):
+    """Each row's reason box has a label a sighted admin reads ("Reason"), naming the seats for
+    a screen reader, and tells the browser it is required; the server checks it anyway."""
+    hold_id, _, _ = live_hold
+    sign_in_as(app, auth, Role.ADMIN)
+    page = client.get("/admin/holds").text
+    label = re.search(rf'<label for="reason-{hold_id}">(.*?)</label>', page).group(1)
+    assert label == 'Reason<span class="visually-hidden"> for releasing 4C, 4D</span>'
+    box = re.search(rf'<input [^>]*id="reason-{hold_id}"[^>]*>', page).group(0)
+    assert 'name="reason"' in box and "required" in box and 'maxlength="200"' in box
+
+
+def test_with_csrf_on_releasing_takes_the_token_the_list_renders(make_app, app, live_hold):
+    """CSRF on: a release without the list's token is refused; with it, an empty reason gets
+    the server's message and a real one releases the hold."""
+    hold_id, _, _ = live_hold
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    with app.app_context():
+        email = make_user(Role.ADMIN, now=utcnow()).email
+    login = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login})
+    release = f"/admin/holds/{hold_id}/release"
+
+    refused = client.post(release, data={"reason": "no token"})
+    assert refused.status_code == 400 and "This form has expired" in refused.text
+    token = csrf_token(client.get("/admin/holds").text)
+    empty = client.post(release, data={"reason": " ", "csrf_token": token})
+    assert empty.status_code == 302
+    assert "Give a reason for releasing this hold." in text(client.get("/admin/holds"))
+    assert hold_status(app, hold_id) == HoldStatus.ACTIVE
+    done = client.post(release, data={"reason": "duplicate hold", "csrf_token": token})
+    assert done.status_code == 302 and hold_status(app, hold_id) == HoldStatus.RELEASED

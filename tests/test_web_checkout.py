@@ -3,7 +3,6 @@ sandbox, the page that waits for the gateway, and lapsed, revived and dropped ho
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from datetime import timedelta
@@ -19,12 +18,7 @@ from booking.models import Booking, Payment, PromoCode, Reservation
 from booking.models.enums import HoldStatus, PaymentStatus, PromoKind
 from booking.orm import utcnow
 from booking.services import holds, wallet
-from tests.support import PASSWORD, make_trip, make_user
-
-
-def text(response) -> str:
-    """The response body with HTML entities decoded, as a person reads it."""
-    return html.unescape(response.get_data(as_text=True))
+from tests.support import PASSWORD, csrf_token, make_user, text
 
 
 def checkout_form(
@@ -66,13 +60,6 @@ def passenger_block(page: str, seat: str) -> str:
     """The fieldset of one seat's passenger on the checkout page."""
     start = page.index(f"Seat {seat}")
     return page[start : page.index("</fieldset>", start)]
-
-
-@pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A 40-seat deluxe trip two days ahead: a standard seat is Rs 525.00 with 5% GST."""
-    with app.app_context():
-        return make_trip(now=utcnow(), departs_in=timedelta(days=2)).id
 
 
 @pytest.fixture
@@ -660,11 +647,6 @@ def test_the_waiting_page_without_a_gateway_payment_goes_back_to_checkout(client
 # ---- CSRF ----------------------------------------------------------------------------------------
 
 
-def csrf_token(page: str) -> str:
-    """The CSRF token rendered into a page's form."""
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
-
-
 def test_with_csrf_on_holding_and_paying_need_the_tokens_their_pages_render(make_app, app, trip_id):
     """Without a token the hold and the payment are refused; with the pages' tokens they pass."""
     client = make_app(WTF_CSRF_ENABLED=True).test_client()
@@ -687,3 +669,38 @@ def test_with_csrf_on_holding_and_paying_need_the_tokens_their_pages_render(make
     pay_token = csrf_token(client.get(f"/holds/{hold_id}").text)
     paid = client.post(f"/holds/{hold_id}", data=checkout_form(["2A"], csrf_token=pay_token))
     assert paid.status_code == 302 and paid.headers["Location"].startswith("/bookings/")
+
+
+@pytest.mark.parametrize("data", [{}, {"decision": ""}], ids=["missing", "empty"])
+def test_sandbox_without_a_decision_shows_its_page_again(client, app, shopper, trip_id, data):
+    """No button value: the sandbox page again (400) with the message and its three buttons;
+    the payment is still pending."""
+    shopper()
+    hold_id = hold_through_the_seat_map(client, trip_id, ["2A"])
+    started = client.post(f"/holds/{hold_id}", data=checkout_form(["2A"], method="upi"))
+    payment_id = gateway_payment_id(started.headers["Location"])
+    refused = client.post(f"/gateway/sandbox/{payment_id}", data=data)
+    assert refused.status_code == 400 and "Choose Pay, Decline or Abandon." in refused.text
+    assert refused.text.count('name="decision"') == 3
+    with app.app_context():
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
+
+
+def test_with_csrf_on_releasing_the_seats_takes_the_checkout_pages_token(make_app, app, trip_id):
+    """CSRF on: "Release these seats" posts the token its own form renders."""
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    with app.app_context():
+        email = make_user(now=utcnow()).email
+    login = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login})
+    seat_token = csrf_token(client.get(f"/schedules/{trip_id}").text)
+    held = client.post(
+        f"/schedules/{trip_id}/holds", data={"seats": ["2A"], "csrf_token": seat_token}
+    )
+    hold_id = held.headers["Location"].rsplit("/", 1)[1]
+    page = client.get(f"/holds/{hold_id}").text
+    drop_form = page.split('id="release-form"')[1].split("</form>")[0]
+    token = csrf_token(drop_form)
+    assert client.post(f"/holds/{hold_id}/drop").status_code == 400
+    dropped = client.post(f"/holds/{hold_id}/drop", data={"csrf_token": token})
+    assert dropped.status_code == 302 and dropped.headers["Location"] == f"/schedules/{trip_id}"

@@ -20,7 +20,7 @@ from booking.models.enums import PaymentMethod, PaymentStatus, Role, TicketValid
 from booking.orm import utcnow
 from booking.services import holds, payments
 from booking.services.details import CheckoutDetails, Passenger
-from tests.support import PASSWORD, make_trip, make_user
+from tests.support import PASSWORD, csrf_token, make_trip, make_user, sign_in_as
 
 WEBHOOK = "/payments/webhook"
 
@@ -194,13 +194,6 @@ def ticket_token(app) -> str:
         return db.session.scalar(select(Ticket.qr_payload).where(Ticket.booking_id == booking.id))
 
 
-def sign_in_as(app: Flask, auth, role: Role) -> None:
-    """A new account of ``role``, signed in."""
-    with app.app_context():
-        email = make_user(role).email
-    assert auth.login(email, PASSWORD).status_code == 302
-
-
 def verdict(response) -> str:
     """The big word the verify page shows: VALID, USED, CANCELLED or FORGED."""
     page = html.unescape(response.get_data(as_text=True))
@@ -310,3 +303,41 @@ def test_webhook_json_error_bodies_are_not_html(client):
     """Errors at the webhook are never the HTML error page."""
     response = client.post(WEBHOOK, data=json.dumps({}).encode())
     assert response.status_code == 400 and "<html" not in response.text
+
+
+@pytest.mark.parametrize("token", ["", "  \n  "], ids=["empty", "blank"])
+def test_checking_no_code_says_what_to_do(client, app, auth, token):
+    """An empty box: 400 with the form's message next to the box, and no verdict."""
+    sign_in_as(app, auth, Role.STAFF)
+    response = client.post("/tickets/verify", data={"token": token, "action": "check_in"})
+    assert response.status_code == 400
+    assert "Scan or paste the QR code text of a ticket." in response.text
+    assert 'class="verify-status"' not in response.text and 'name="token"' in response.text
+
+
+def test_an_unknown_action_admits_nobody(client, app, auth, ticket_token):
+    """A tampered action is refused (400) and the ticket stays valid."""
+    sign_in_as(app, auth, Role.STAFF)
+    response = client.post("/tickets/verify", data={"token": ticket_token, "action": "admit"})
+    assert response.status_code == 400 and "Not a valid choice" in response.text
+    with app.app_context():
+        ticket = db.session.scalar(select(Ticket).where(Ticket.qr_payload == ticket_token))
+        assert ticket.validity == TicketValidity.VALID
+
+
+def test_with_csrf_on_the_verify_page_renders_the_token_it_needs(make_app, app, ticket_token):
+    """CSRF on: the verify page's own token lets staff check a code in."""
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    with app.app_context():
+        email = make_user(Role.STAFF).email
+    login = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login})
+    token = csrf_token(client.get("/tickets/verify").text)
+    admitted = client.post(
+        "/tickets/verify",
+        data={"token": ticket_token, "action": "check_in", "csrf_token": token},
+    )
+    assert admitted.status_code == 200 and "Checked in:" in admitted.text
+    with app.app_context():
+        ticket = db.session.scalar(select(Ticket).where(Ticket.qr_payload == ticket_token))
+        assert ticket.validity == TicketValidity.USED

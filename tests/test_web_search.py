@@ -19,7 +19,7 @@ from booking.models import Bus, Reservation, Route
 from booking.models.enums import BusType, Role
 from booking.orm import utcnow
 from booking.services import catalog, holds, inventory
-from tests.support import PASSWORD, count_statements, make_trip, make_user
+from tests.support import PASSWORD, count_statements, csrf_token, make_trip, make_user, sign_in_as
 
 SEAT_CELL = re.compile(
     r'<label id="seat-[^"]+" class="([^"]*)"\s+data-seat="(\w+)" data-state="(\w+)"'
@@ -75,22 +75,6 @@ def hold_count(app: Flask) -> int:
     """How many holds exist."""
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Reservation))
-
-
-def sign_in(auth, app: Flask, role: Role = Role.CUSTOMER, **options) -> uuid.UUID:
-    """A new account of ``role``, signed in through the login form; returns its id."""
-    with app.app_context():
-        user = make_user(role, **options)
-        user_id, email = user.id, user.email
-    assert auth.login(email, PASSWORD).status_code == 302
-    return user_id
-
-
-@pytest.fixture
-def trip_id(app) -> uuid.UUID:
-    """A 40-seat deluxe trip two days ahead, fares from Rs 500.00."""
-    with app.app_context():
-        return make_trip(now=utcnow(), departs_in=timedelta(days=2)).id
 
 
 # ---- search --------------------------------------------------------------------------------------
@@ -354,7 +338,7 @@ def test_seat_map_page_costs_the_same_few_statements_for_any_bus_size(client, au
         small = make_trip(now=utcnow()).id
     big = _sixty_seat_trip(app)
     if signed_in:
-        customer = sign_in(auth, app)
+        customer = sign_in_as(app, auth)
         with app.app_context():
             for trip in (small, big):
                 holds.hold_seats(
@@ -395,7 +379,7 @@ def test_anonymous_hold_goes_to_sign_in_and_comes_back_with_the_seats_ticked(
 
 def test_a_customer_holds_seats_and_goes_to_checkout(client, auth, app, trip_id):
     """A good selection creates one hold and redirects to /holds/<id>."""
-    customer = sign_in(auth, app)
+    customer = sign_in_as(app, auth)
     response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1a", "2B"]})
     assert response.status_code == 302
     with app.app_context():
@@ -409,7 +393,7 @@ def test_a_customer_holds_seats_and_goes_to_checkout(client, auth, app, trip_id)
 
 def test_changing_the_seats_keeps_the_one_hold(client, auth, app, trip_id):
     """Posting again replaces the seats of the same hold."""
-    sign_in(auth, app)
+    sign_in_as(app, auth)
     first = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1A"]})
     second = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["5C", "5D"]})
     assert first.headers["Location"] == second.headers["Location"]
@@ -432,7 +416,7 @@ def test_a_bad_selection_shows_the_seat_map_again_and_holds_nothing(
     client, auth, app, trip_id, seats, message
 ):
     """The seat map comes back with the message (400: bad input); nothing is held."""
-    sign_in(auth, app)
+    sign_in_as(app, auth)
     response = client.post(f"/schedules/{trip_id}/holds", data={"seats": seats})
     assert response.status_code == 400
     assert message in response.text and "<html" in response.text
@@ -450,7 +434,7 @@ def test_a_seat_someone_else_holds_is_refused_and_the_others_stay_ticked(
         holds.hold_seats(
             customer_id=other.id, schedule_id=trip_id, seat_numbers=["2A"], now=utcnow()
         )
-    customer = sign_in(auth, app)
+    customer = sign_in_as(app, auth)
     response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["2A", "2B"]})
     assert response.status_code == 409
     assert "Seat 2A is no longer available. Nothing was held" in response.text
@@ -461,7 +445,7 @@ def test_a_seat_someone_else_holds_is_refused_and_the_others_stay_ticked(
 
 def test_a_bad_selection_answers_htmx_with_the_seat_form_fragment(client, auth, app, trip_id):
     """An htmx POST gets the fragment with the message."""
-    sign_in(auth, app)
+    sign_in_as(app, auth)
     response = client.post(
         f"/schedules/{trip_id}/holds", data={"seats": []}, headers={"HX-Request": "true"}
     )
@@ -471,7 +455,7 @@ def test_a_bad_selection_answers_htmx_with_the_seat_form_fragment(client, auth, 
 
 def test_holding_on_an_unknown_trip_is_a_404(client, auth, app):
     """No trip: the 404 page, nothing held."""
-    sign_in(auth, app)
+    sign_in_as(app, auth)
     response = client.post(f"/schedules/{uuid.uuid4()}/holds", data={"seats": ["1A"]})
     assert response.status_code == 404 and "We could not find that trip." in response.text
 
@@ -480,7 +464,7 @@ def test_a_trip_past_its_sales_cutoff_cannot_be_held(client, auth, app):
     """Within the cutoff the seat map explains that sales have closed."""
     with app.app_context():
         trip = make_trip(now=utcnow(), departs_in=timedelta(minutes=20)).id
-    sign_in(auth, app)
+    sign_in_as(app, auth)
     response = client.post(f"/schedules/{trip}/holds", data={"seats": ["1A"]})
     assert response.status_code == 409
     assert "Sales for this trip closed 30 minutes before departure." in response.text
@@ -489,9 +473,38 @@ def test_a_trip_past_its_sales_cutoff_cannot_be_held(client, auth, app):
 @pytest.mark.parametrize("role", [Role.STAFF, Role.ADMIN])
 def test_staff_are_sent_back_with_a_message(client, auth, app, trip_id, role):
     """Staff and admins sell at the desk: redirected to the seat map with a message."""
-    sign_in(auth, app, role)
+    sign_in_as(app, auth, role)
     response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1A"]})
     assert response.status_code == 302
     assert response.headers["Location"] == f"/schedules/{trip_id}"
     assert "Staff sell seats from the booking desk." in client.get(f"/schedules/{trip_id}").text
     assert hold_count(app) == 0
+
+
+def test_with_csrf_on_no_seats_shows_the_seat_form_again_with_a_fresh_token(make_app, app, trip_id):
+    """CSRF on: posting no seats re-renders the seat form (400, the message) with the token the
+    customer's next try needs; that try holds the seat."""
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    with app.app_context():
+        email = make_user().email
+    login = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login})
+    token = csrf_token(client.get(f"/schedules/{trip_id}").text)
+    empty = client.post(f"/schedules/{trip_id}/holds", data={"csrf_token": token})
+    assert empty.status_code == 400 and "Choose at least one seat." in empty.text
+    again = csrf_token(empty.text.split('id="seat-form"')[1])
+    held = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["3A"], "csrf_token": again})
+    assert held.status_code == 302 and held.headers["Location"].startswith("/holds/")
+
+
+def test_the_sign_out_button_posts_its_forms_token(make_app, app):
+    """CSRF on: Sign out without the token is refused; with the navigation's token it works."""
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    with app.app_context():
+        email = make_user().email
+    login = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login})
+    nav = client.get("/").text.split('action="/logout"')[1].split("</form>")[0]
+    assert client.post("/logout").status_code == 400
+    out = client.post("/logout", data={"csrf_token": csrf_token(nav)})
+    assert out.status_code == 302 and "Sign in" in client.get("/").text

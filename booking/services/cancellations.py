@@ -48,6 +48,13 @@ class CancelError(DomainError):
     """A cancellation was refused; nothing changed."""
 
 
+class CancelRefused(CancelError):
+    """The refund policy does not allow this cancellation now (too late, or the booking is no
+    longer active); ``details["preview"]`` is the RefundPreview that says why. Nothing changed."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class RefundPreview:
     """What cancelling these seats would refund, and the rule that decides it."""
@@ -109,8 +116,9 @@ def cancel_booking(
     wallet debit where the wallet paid) or back to the original methods (the gateway part through
     the gateway, cash at the desk). The remaining seats keep a reissued ticket.
 
-    :raise CancelError: when the policy does not allow it or a seat is not booked; NotFound for
-        a booking the actor may not touch.
+    :raise CancelRefused: (a CancelError, 409) when the policy does not allow it, with the
+        preview; CancelError when a seat is not booked; NotFound for a booking the actor may
+        not touch.
     """
     return with_retries(
         lambda: _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
@@ -135,7 +143,7 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
             booking, seat_numbers, actor_role=actor.role, now=now, operator=operator
         )
         if not preview.allowed:
-            raise CancelError(preview.refusal)
+            raise CancelRefused(preview.refusal, preview=preview)
         mode = refund_mode or (RefundMode.WALLET if booking.user_id else RefundMode.ORIGINAL)
         if mode == RefundMode.WALLET and booking.user_id is None:
             raise CancelError("A walk-in booking has no wallet; refund to the original method.")

@@ -3,10 +3,22 @@ the wording the pages share with the documents (how a booking was paid, the canc
 
 from __future__ import annotations
 
+from enum import Enum
+
 from flask import Flask
 
 from booking.documents.wording import cancellation_policy, paid_by_text
 from booking.formatting import amount, duration, local_time, method_label, money, percent
+from booking.models import enums
+from booking.models.enums import SeatType
+
+# Every enum of booking.models.enums by its class name, so templates compare with members
+# ({% if payment.status == PaymentStatus.PENDING %}) rather than with strings.
+TEMPLATE_ENUMS = {
+    name: value
+    for name, value in vars(enums).items()
+    if isinstance(value, type) and issubclass(value, Enum) and value.__module__ == enums.__name__
+}
 
 SEAT_STATES = {
     "available": "available",
@@ -18,11 +30,11 @@ SEAT_STATES = {
 
 def seat_label(seat) -> str:
     """A seat's accessible name: 'Seat 3B, window, ladies only, available, Rs 650.00'."""
-    kind = "Berth" if seat.seat_type == "sleeper" else "Seat"
+    kind = "Berth" if seat.seat_type == SeatType.SLEEPER else "Seat"
     parts = [f"{kind} {seat.number}"]
     if seat.is_window:
         parts.append("window")
-    if seat.seat_type == "premium":
+    if seat.seat_type == SeatType.PREMIUM:
         parts.append("premium")
     if seat.ladies_only:
         parts.append("ladies only")
@@ -48,4 +60,5 @@ def register(app: Flask) -> None:
         return {
             "operator_name": app.config["OPERATOR_NAME"],
             "installed_endpoints": app.view_functions,
+            **TEMPLATE_ENUMS,
         }

@@ -33,6 +33,14 @@ class CancelForm(FlaskForm):
     )
     reason = TextAreaField("Reason (optional)", [Optional(), Length(max=500)])
 
+    def validate_choice(self) -> bool:
+        """Validate the choice for a refund preview (a GET): every field but the CSRF token,
+        which only the confirming POST carries."""
+        checked = [
+            field.validate(self) for name, field in self._fields.items() if name != "csrf_token"
+        ]
+        return all(checked)
+
 
 def rupees_and_paise(_form, field) -> None:
     """Accept only a finite amount in whole paise (so nothing is rounded behind the customer).

@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 
 from booking.documents import calendar as trip_calendar
 from booking.documents import ticket_pdf as ticket_document
-from booking.models.enums import PaymentMethod, RefundMode, Role
+from booking.models import Cancellation
+from booking.models.enums import BookingStatus, PaymentMethod, PaymentStatus, RefundMode, Role
 from booking.orm import utcnow
 from booking.services import bookings, cancellations, payments, wallet
 from booking.services.errors import DomainError
@@ -26,13 +27,14 @@ def bookings_list():
     return render("account/bookings.html", "account/_bookings.html", mine=mine)
 
 
-def _cancel_form(booking, data=None, posted: bool = False) -> CancelForm:
+def _cancel_form(booking, formdata=None) -> CancelForm:
     """The cancellation form with the booking's booked seats as choices.
 
-    Only a POST carries a CSRF token: the preview is a GET (its query string holds the seats),
-    so checking a token there would refuse every preview.
+    The form always renders its CSRF token (the confirming POST needs it); the refund preview
+    is a GET whose query string holds the seats, so it is checked without the token
+    (CancelForm.validate_choice).
     """
-    form = CancelForm(data or None, meta={} if posted else {"csrf": False})
+    form = CancelForm(formdata or None)
     form.seats.choices = {n: n for n in bookings.booked_numbers(booking)}
     if booking.user_id is None:
         form.refund_mode.choices = {"original": "Cash at the desk / original method"}
@@ -47,7 +49,7 @@ def booking(reference: str):
     found = bookings.booking_for(reference, current_user)
     form = _cancel_form(found)
     preview = None
-    if found.status == "confirmed":
+    if found.status == BookingStatus.CONFIRMED:
         preview = cancellations.refund_preview(
             found, None, actor_role=current_user.role, now=utcnow()
         )
@@ -90,39 +92,43 @@ def trip_ics(reference: str):
 def cancel(reference: str):
     """Preview the refund for the chosen seats (GET), then cancel them (POST).
 
-    A bare GET shows the page; a bad choice is a 400, a refusal by the policy on POST a 409.
+    A bare GET shows the page; a bad choice is a 400, a refusal by the policy on POST a 409
+    (the service's CancelRefused, whose preview the page shows).
     """
     found = bookings.booking_for(reference, current_user)
     now = utcnow()
-    posted = request.method == "POST"
-    submitted = request.form if posted else request.args
-    form = _cancel_form(found, submitted, posted=posted)
     preview = None
     status = 200
-    if posted or submitted:
+    if request.method == "GET":
+        form = _cancel_form(found, request.args)
+        if request.args:
+            if form.validate_choice():
+                preview = cancellations.refund_preview(
+                    found, form.seats.data, actor_role=current_user.role, now=now
+                )
+            else:
+                status = 400
+    else:
+        form = _cancel_form(found, request.form)
         if not form.validate():
             status = 400
         else:
-            seats = form.seats.data
-            preview = cancellations.refund_preview(
-                found, seats, actor_role=current_user.role, now=now
-            )
-            if posted and not preview.allowed:
-                status = 409
-            elif posted:
-                try:
-                    cancellations.cancel_booking(
-                        found.id,
-                        actor_id=current_user.id,
-                        now=now,
-                        seat_numbers=seats,
-                        reason=form.reason.data,
-                        refund_mode=RefundMode(form.refund_mode.data),
-                    )
-                except DomainError as error:
-                    flash(error.message, "error")
-                else:
-                    flash(_cancelled_message(preview, form.refund_mode.data), "success")
+            try:
+                done = cancellations.cancel_booking(
+                    found.id,
+                    actor_id=current_user.id,
+                    now=now,
+                    seat_numbers=form.seats.data,
+                    reason=form.reason.data,
+                    refund_mode=RefundMode(form.refund_mode.data),
+                )
+            except cancellations.CancelRefused as refused:
+                preview, status = refused.details["preview"], refused.status
+            except DomainError as error:
+                flash(error.message, "error")
+                return redirect(url_for("account.booking", reference=found.reference))
+            else:
+                flash(_cancelled_message(done), "success")
                 return redirect(url_for("account.booking", reference=found.reference))
     return render(
         "account/cancel.html",
@@ -134,15 +140,19 @@ def cancel(reference: str):
     )
 
 
-def _cancelled_message(preview: cancellations.RefundPreview, mode: str) -> str:
+def _cancelled_message(done: Cancellation) -> str:
     """What the customer is told after cancelling."""
     from booking.formatting import money
 
-    seats = ", ".join(preview.seat_numbers)
-    if not preview.amount:
+    seats = ", ".join(sorted(seat.seat_number for seat in done.seats))
+    if not done.refund_amount:
         return f"Cancelled {seats}. No refund is due under the policy."
-    where = "to your wallet" if mode == "wallet" else "to your original payment method"
-    return f"Cancelled {seats}. {money(preview.amount)} refunded {where}."
+    where = (
+        "to your wallet"
+        if done.refund_mode == RefundMode.WALLET
+        else "to your original payment method"
+    )
+    return f"Cancelled {seats}. {money(done.refund_amount)} refunded {where}."
 
 
 @bp.get("/wallet", endpoint="wallet")
@@ -192,9 +202,9 @@ def topup():
 def topup_status(payment_id: uuid.UUID):
     """Wait for a top-up to be confirmed, then go back to the wallet."""
     payment = payments.topup_progress(payment_id, current_user.id)
-    if payment.status != "pending":
+    if payment.status != PaymentStatus.PENDING:
         target = url_for("account.wallet")
-        if payment.status == "completed":
+        if payment.status == PaymentStatus.COMPLETED:
             flash("Your wallet has been topped up.", "success")
         else:
             flash("The top-up did not go through; nothing was charged.", "error")

@@ -13,6 +13,8 @@ from booking.services import holds, metrics, notifications
 from booking.services.errors import DomainError
 from booking.web.access import role_required
 from booking.web.admin import bp
+from booking.web.admin.forms import ReleaseHoldForm
+from booking.web.forms import first_error
 from booking.web.htmx import render
 
 
@@ -28,17 +30,25 @@ def dashboard():
 def live_holds():
     """Every active hold with its time left and a release button; refreshes itself."""
     return render(
-        "admin/holds.html", "admin/_holds.html", rows=holds.active_holds(utcnow()), now=utcnow()
+        "admin/holds.html",
+        "admin/_holds.html",
+        rows=holds.active_holds(utcnow()),
+        now=utcnow(),
+        form=ReleaseHoldForm(),
     )
 
 
 @bp.post("/holds/<uuid:hold_id>/release")
 @role_required(Role.ADMIN)
 def release_hold(hold_id: uuid.UUID):
-    """Release a hold, with the reason the admin gives."""
+    """Release a hold, with the reason the admin gives (back to the list, with the message)."""
+    form = ReleaseHoldForm()
+    if not form.validate():
+        flash(first_error(form), "error")
+        return redirect(url_for("admin.holds"))
     try:
         holds.admin_release(
-            hold_id, admin_id=current_user.id, reason=request.form.get("reason", ""), now=utcnow()
+            hold_id, admin_id=current_user.id, reason=form.reason.data, now=utcnow()
         )
     except DomainError as error:
         flash(error.message, "error")

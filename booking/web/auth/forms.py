@@ -1,7 +1,7 @@
 """Login and registration forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TelField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TelField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp
 
 from booking.services.accounts import PASSWORD_RULE
@@ -13,6 +13,7 @@ class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     remember = BooleanField("Keep me signed in on this device")
+    next = HiddenField()
 
 
 class RegisterForm(FlaskForm):
@@ -57,3 +58,8 @@ class RegisterForm(FlaskForm):
             EqualTo("password", "The passwords differ."),
         ],
     )
+    next = HiddenField()
+
+
+class SignOutForm(FlaskForm):
+    """The Sign out button in the navigation: a POST with its CSRF token."""

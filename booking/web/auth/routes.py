@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from booking.models.enums import Role
@@ -12,14 +12,15 @@ from booking.orm import utcnow
 from booking.services import accounts
 from booking.services.errors import Conflict, DomainError
 from booking.web.auth import bp
-from booking.web.auth.forms import LoginForm, RegisterForm
+from booking.web.auth.forms import LoginForm, RegisterForm, SignOutForm
 
 HOME_BY_ROLE = {Role.ADMIN: "admin.dashboard", Role.STAFF: "desk.index"}
 
 
-def _safe_next(default: str) -> str:
-    """The ``next`` target when it is a path on this site, else ``default``."""
-    target = request.args.get("next") or request.form.get("next") or ""
+def _safe_next(default: str, form: LoginForm | RegisterForm | None = None) -> str:
+    """The ``next`` target (query string, else the form's field) when it is a path on this site,
+    else ``default``."""
+    target = request.args.get("next") or (form.next.data if form else None) or ""
     parts = urlsplit(target)
     if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
@@ -49,9 +50,9 @@ def login():
         else:
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.first_name}.", "success")
-            return redirect(_safe_next(_home_for(user)))
+            return redirect(_safe_next(_home_for(user), form))
     status = 400 if form.errors or form.form_errors else 200
-    return render_template("auth/login.html", form=form, next=_safe_next("")), status
+    return render_template("auth/login.html", form=form, next=_safe_next("", form)), status
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -77,15 +78,23 @@ def register():
         else:
             login_user(user)
             flash("Your account is ready. Welcome aboard!", "success")
-            return redirect(_safe_next(url_for("public.home")))
+            return redirect(_safe_next(url_for("public.home"), form))
     status = 400 if form.errors or form.form_errors else 200
-    return render_template("auth/register.html", form=form, next=_safe_next("")), status
+    return render_template("auth/register.html", form=form, next=_safe_next("", form)), status
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out (a POST, so another site cannot sign people out)."""
+    """Sign out (a POST with the form's CSRF token, so another site cannot sign people out)."""
+    if not SignOutForm().validate():
+        abort(400)
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("public.home"))
+
+
+@bp.app_context_processor
+def _sign_out_form() -> dict:
+    """The navigation's Sign out form, built only when a page shows it."""
+    return {"sign_out_form": SignOutForm}

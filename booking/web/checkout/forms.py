@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from booking.formatting import METHOD_LABELS
 from booking.models.enums import GATEWAY_METHODS
-from booking.services.payments import CheckoutDetails, Passenger
+from booking.services.details import CheckoutDetails, Passenger
 
 
 class PassengerForm(Form):
@@ -57,6 +57,12 @@ class CheckoutForm(FlaskForm):
         validate_choice=False,
     )
     idempotency_key = HiddenField()
+    action = StringField()  # the button pressed: "pay", or "apply" for the promo code
+
+    @property
+    def paying(self) -> bool:
+        """True when the customer pressed Pay (not Apply, nor a wallet toggle)."""
+        return self.action.data == "pay"
 
     def details(self) -> CheckoutDetails:
         """The form's data as the payment service takes it."""
@@ -75,3 +81,7 @@ class CheckoutForm(FlaskForm):
             contact_email=(self.contact_email.data or "").strip() or None,
             promo_code=(self.promo_code.data or "").strip() or None,
         )
+
+
+class HoldActionForm(FlaskForm):
+    """Giving the seats back, or taking a lapsed hold back: a button and its CSRF token."""

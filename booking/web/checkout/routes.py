@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from booking.orm import utcnow
@@ -13,7 +13,7 @@ from booking.services import checkout, holds, payments
 from booking.services.errors import DomainError
 from booking.services.payments import HoldLapsed, ProgressState
 from booking.web.checkout import bp
-from booking.web.checkout.forms import CheckoutForm
+from booking.web.checkout.forms import CheckoutForm, HoldActionForm
 from booking.web.htmx import is_htmx, render
 
 
@@ -35,6 +35,7 @@ def _show(shown: checkout.CheckoutPage, form: CheckoutForm, status: int = 200, e
         status=status,
         page=shown,
         form=form,
+        hold_action=HoldActionForm(),
         seats=seats,
         error=error,
         server_now=utcnow(),
@@ -82,7 +83,7 @@ def pay(hold_id: uuid.UUID):
     """Apply a promo code (re-render) or pay (wallet at once, else off to the gateway)."""
     now = utcnow()
     form = CheckoutForm()
-    paying = request.form.get("action") == "pay"
+    paying = form.paying
     if not paying or not form.validate():
         # Applying a promo code, or details to correct: show the page again, priced.
         return _show_again(hold_id, form, now, paying)
@@ -147,6 +148,8 @@ def price(hold_id: uuid.UUID):
 @login_required
 def drop(hold_id: uuid.UUID):
     """Give the seats back."""
+    if not HoldActionForm().validate():
+        abort(400)
     hold = holds.release_hold(hold_id, customer_id=current_user.id, now=utcnow())
     flash("Your seats were released.", "info")
     return redirect(url_for("schedules.seat_map", schedule_id=hold.schedule_id))
@@ -156,6 +159,8 @@ def drop(hold_id: uuid.UUID):
 @login_required
 def revive(hold_id: uuid.UUID):
     """Take a lapsed hold back if its seats are still free; else back to the seat map."""
+    if not HoldActionForm().validate():
+        abort(400)
     try:
         holds.revive_hold(hold_id, customer_id=current_user.id, now=utcnow())
     except DomainError as error:

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import uuid
 
-from flask import abort, jsonify, redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from booking.extensions import csrf
-from booking.models.enums import PaymentPurpose, Role
+from booking.models.enums import PaymentPurpose, PaymentStatus, Role
 from booking.orm import utcnow
 from booking.services import payments, tickets, webhooks
 from booking.web.access import role_required
+from booking.web.forms import first_error
 from booking.web.payments import bp, sandbox_bp
-
-DECISIONS = {
-    "pay": "payment.succeeded",
-    "decline": "payment.failed",
-    "abandon": "payment.abandoned",
-}
+from booking.web.payments.forms import SandboxDecisionForm, TicketVerifyForm
 
 
 @bp.post("/payments/webhook")
@@ -37,14 +33,16 @@ def sandbox_checkout(payment_id: uuid.UUID):
     """The sandbox gateway's page: Pay, Decline or Abandon. It then sends the signed webhook
     (through a task, as a real gateway would call back) and returns the customer to the shop."""
     payment = payments.gateway_payment(payment_id, current_user.id)
-    if request.method == "GET" or payment.status != "pending":
-        return render_template("gateway/sandbox.html", payment=payment)
-    decision = DECISIONS.get(request.form.get("decision", ""))
-    if decision is None:
-        abort(400, "Choose Pay, Decline or Abandon.")
+    form = SandboxDecisionForm()
+    if request.method == "GET" or payment.status != PaymentStatus.PENDING:
+        return render_template("gateway/sandbox.html", payment=payment, form=form)
+    if not form.validate():
+        return render_template(
+            "gateway/sandbox.html", payment=payment, form=form, error=first_error(form)
+        ), 400
     from booking.tasks import deliver_sandbox_webhook
 
-    deliver_sandbox_webhook.delay(decision, payment.gateway_reference, str(payment.amount))
+    deliver_sandbox_webhook.delay(form.event(), payment.gateway_reference, str(payment.amount))
     if payment.purpose == PaymentPurpose.TOPUP:
         return redirect(url_for("account.topup_status", payment_id=payment.id))
     return redirect(url_for("checkout.paying", hold_id=payment.reservation_id))
@@ -53,11 +51,20 @@ def sandbox_checkout(payment_id: uuid.UUID):
 @bp.route("/tickets/verify", methods=["GET", "POST"])
 @role_required(Role.STAFF, Role.ADMIN)
 def verify_ticket():
-    """Paste or scan a ticket's QR text to check it; check the passenger in when valid."""
-    token = (request.values.get("token") or "").strip()
-    result = None
-    if token and request.method == "POST" and request.form.get("action") == "check_in":
-        result = tickets.check_in(token, staff_id=current_user.id, now=utcnow())
-    elif token:
-        result = tickets.verify(token, utcnow())
-    return render_template("tickets/verify.html", token=token, result=result)
+    """Paste or scan a ticket's QR text to check it; check the passenger in when valid.
+
+    A GET with ?token= (a scanner opening a link) only verifies: a link never admits anyone.
+    """
+    if request.method == "GET":
+        form = TicketVerifyForm(formdata=request.args)
+        token = form.token.data
+        result = tickets.verify(token, utcnow()) if token else None
+        return render_template("tickets/verify.html", form=form, result=result)
+    form = TicketVerifyForm()
+    if not form.validate():
+        return render_template("tickets/verify.html", form=form, result=None), 400
+    if form.checking_in:
+        result = tickets.check_in(form.token.data, staff_id=current_user.id, now=utcnow())
+    else:
+        result = tickets.verify(form.token.data, utcnow())
+    return render_template("tickets/verify.html", form=form, result=result)

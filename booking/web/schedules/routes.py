@@ -11,20 +11,29 @@ from booking.models.enums import Role
 from booking.orm import utcnow
 from booking.services import holds, inventory
 from booking.services.errors import DomainError
+from booking.web.forms import first_error
 from booking.web.htmx import render
 from booking.web.schedules import bp
+from booking.web.schedules.forms import SeatChoiceForm
 
 
-def _page(schedule_id: uuid.UUID, ticked: list[str], error: str | None = None, status=200):
+def _page(
+    schedule_id: uuid.UUID,
+    ticked: list[str],
+    error: str | None = None,
+    status=200,
+    form: SeatChoiceForm | None = None,
+):
     """The seat map page as the current visitor sees it."""
     now = utcnow()
     viewer = current_user.id if current_user.is_authenticated else None
     seat_map = inventory.seat_map(schedule_id, now, viewer_id=viewer)
-    mine = [n for n, seat in seat_map.seats.items() if seat.state == "yours"]
+    mine = [n for n, seat in seat_map.seats.items() if seat.state == inventory.YOURS]
     return render(
         "schedules/seat_map.html",
         "schedules/_seat_map.html",
         status=status,
+        form=form or SeatChoiceForm(),
         seat_map=seat_map,
         ticked=set(ticked) | set(mine),
         mine=sorted(mine),
@@ -43,7 +52,8 @@ def seat_map(schedule_id: uuid.UUID):
 @bp.post("/schedules/<uuid:schedule_id>/holds")
 def hold(schedule_id: uuid.UUID):
     """Hold the ticked seats (or change the seats of the customer's hold on this trip)."""
-    chosen = request.form.getlist("seats")
+    form = SeatChoiceForm()
+    chosen = form.seats.data or []
     if not current_user.is_authenticated:
         flash("Sign in or create an account to hold your seats; they are still ticked.", "info")
         back = url_for("schedules.seat_map", schedule_id=schedule_id, seats=chosen)
@@ -51,6 +61,8 @@ def hold(schedule_id: uuid.UUID):
     if current_user.role != Role.CUSTOMER:
         flash("Staff sell seats from the booking desk.", "warning")
         return redirect(url_for("schedules.seat_map", schedule_id=schedule_id))
+    if not form.validate():
+        return _page(schedule_id, chosen, first_error(form), 400, form)
     try:
         made = holds.hold_seats(
             customer_id=current_user.id,
@@ -61,6 +73,10 @@ def hold(schedule_id: uuid.UUID):
     except DomainError as error:
         taken = set(error.details.get("taken", []))
         return _page(
-            schedule_id, [s for s in chosen if s.upper() not in taken], error.message, error.status
+            schedule_id,
+            [s for s in chosen if s.upper() not in taken],
+            error.message,
+            error.status,
+            form,
         )
     return redirect(url_for("checkout.checkout", hold_id=made.id))
