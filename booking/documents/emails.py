@@ -15,8 +15,7 @@ from typing import Any
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from booking.documents.wording import cancellation_policy, paid_by_text, seat_count
-from booking.formatting import duration, local_time, method_label, money, percent
+from booking.documents.wording import FILTERS, GLOBALS
 
 
 @dataclass(frozen=True)
@@ -59,15 +58,7 @@ def _environment() -> Environment:
             undefined=StrictUndefined,
             keep_trailing_newline=True,
         )
-        env.filters.update(
-            money=money,
-            local_time=local_time,
-            duration=duration,
-            percent=percent,
-            method_label=method_label,
-            paid_by=paid_by_text,
-            seat_count=seat_count,
-        )
-        env.globals["cancellation_policy"] = cancellation_policy
+        env.filters.update(FILTERS)
+        env.globals.update(GLOBALS)
         current_app.extensions["booking.email_templates"] = env
     return env

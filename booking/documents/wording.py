@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from flask import current_app
 
-from booking.formatting import method_label, money
+from booking.formatting import amount, duration, local_time, method_label, money, percent
 from booking.models import Payment
 
 
@@ -32,3 +32,17 @@ def paid_by_text(payments: Iterable[Payment]) -> str:
 def seat_count(count: int) -> str:
     """'1 seat' or '3 seats'."""
     return f"{count} seat" if count == 1 else f"{count} seats"
+
+
+# What every template (pages, emails, documents) may use, registered once per environment.
+FILTERS = {
+    "money": money,
+    "amount": amount,
+    "percent": percent,
+    "method_label": method_label,
+    "local_time": local_time,
+    "duration": duration,
+    "paid_by": paid_by_text,
+    "seat_count": seat_count,
+}
+GLOBALS = {"cancellation_policy": cancellation_policy}

@@ -1,5 +1,5 @@
 """The checkout of a hold: what the page shows (seats, countdown, price by the one pricing
-function, wallet) and where paying leads (wallet at once, or the gateway)."""
+function, wallet, the last payment's outcome). Paying is ``payments.pay``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule, Seat, User
 from booking.models.enums import HoldStatus
 from booking.services import claims, holds, payments, pricing, wallet
-from booking.services.details import CheckoutDetails
 from booking.services.payments import PaymentProgress
 from booking.services.pricing import PromoError, Quote
 
@@ -44,14 +43,6 @@ class CheckoutPage:
     def can_revive(self) -> bool:
         """A lapsed hold the customer may try to revive."""
         return not self.live and self.hold.status in (HoldStatus.ACTIVE, HoldStatus.EXPIRED)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """Where paying led: a confirmed booking, or the gateway's page."""
-
-    booking: Booking | None = None
-    redirect_url: str | None = None
 
 
 def page(
@@ -94,37 +85,6 @@ def page(
         booking=booking,
         last_payment=progress,
     )
-
-
-def submit(
-    hold_id: uuid.UUID,
-    customer_id: uuid.UUID,
-    details: CheckoutDetails,
-    *,
-    use_wallet: bool,
-    method: str | None,
-    now: datetime,
-    return_url: str,
-    idempotency_key: str | None,
-) -> Submitted:
-    """Pay: from the wallet when it covers everything (or nothing is due), else through the
-    gateway with the wallet covering what it can (when asked). Priced once, inside the payment.
-
-    :raise PaymentError: bad details or promo code, no method chosen, wallet short; HoldLapsed.
-    """
-    paid = payments.pay(
-        hold_id=hold_id,
-        customer_id=customer_id,
-        details=details,
-        use_wallet=use_wallet,
-        method=method,
-        now=now,
-        return_url=return_url,
-        idempotency_key=idempotency_key,
-    )
-    if paid.booking is not None:
-        return Submitted(booking=paid.booking)
-    return Submitted(redirect_url=paid.gateway.url)
 
 
 def contact_defaults(customer_id: uuid.UUID) -> dict:

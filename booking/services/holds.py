@@ -25,7 +25,7 @@ from booking.models import Reservation, ReservationSeat, Route, Schedule, Seat, 
 from booking.models.enums import Channel, HoldStatus, SeatStatus
 from booking.services import audit, claims, pricing
 from booking.services.claims import EndedHold, HoldError, SeatChoiceError
-from booking.services.errors import NotFound
+from booking.services.errors import ConcurrentChange, NotFound
 
 MESSAGES = {
     "not_found": "We could not find that hold.",
@@ -168,12 +168,17 @@ def revive_hold(hold_id: uuid.UUID, *, customer_id: uuid.UUID, now: datetime) ->
     """Give a customer back a hold that lapsed, with a new expiry, if its seats are still free.
 
     :raise HoldError: when a seat was taken meanwhile (naming it), or the hold was dropped,
-        released or paid; NotFound when it is not the customer's hold.
+        released or paid, with the trip in ``details['schedule_id']`` to choose again on;
+        NotFound when it is not the customer's hold.
     """
-    return with_retries(
-        lambda: _revive_once(hold_id, customer_id, now),
-        taken_message=MESSAGES["yours_taken_meanwhile"],
-    )
+    try:
+        return with_retries(
+            lambda: _revive_once(hold_id, customer_id, now),
+            taken_message=MESSAGES["yours_taken_meanwhile"],
+        )
+    except (HoldError, ConcurrentChange) as refusal:
+        trip = get_hold(hold_id, customer_id).schedule_id
+        raise HoldError(refusal.message, **refusal.details, schedule_id=trip) from refusal
 
 
 def get_hold(hold_id: uuid.UUID, customer_id: uuid.UUID | None) -> Reservation:

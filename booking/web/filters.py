@@ -7,8 +7,8 @@ from enum import Enum
 
 from flask import Flask
 
-from booking.documents.wording import cancellation_policy, paid_by_text
-from booking.formatting import amount, duration, local_time, method_label, money, percent
+from booking.documents.wording import FILTERS, GLOBALS
+from booking.formatting import money
 from booking.models import enums
 from booking.models.enums import SeatType
 
@@ -45,15 +45,8 @@ def seat_label(seat) -> str:
 
 def register(app: Flask) -> None:
     """Make the filters available to templates."""
-    app.add_template_filter(money)
-    app.add_template_filter(seat_label)
-    app.add_template_filter(percent)
-    app.add_template_filter(amount)
-    app.add_template_filter(method_label)
-    app.add_template_filter(local_time)
-    app.add_template_filter(duration)
-    app.add_template_filter(paid_by_text, name="paid_by")
-    app.add_template_global(cancellation_policy)
+    app.jinja_env.filters.update(FILTERS, seat_label=seat_label)
+    app.jinja_env.globals.update(GLOBALS)
 
     @app.context_processor
     def _globals():

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from booking.orm import utcnow
 from booking.services import checkout, holds, payments
 from booking.services.errors import DomainError
+from booking.services.holds import HoldError
 from booking.services.payments import HoldLapsed, ProgressState
 from booking.web.checkout import bp
 from booking.web.checkout.forms import CheckoutForm, HoldActionForm
@@ -88,10 +89,10 @@ def pay(hold_id: uuid.UUID):
         # Applying a promo code, or details to correct: show the page again, priced.
         return _show_again(hold_id, form, now, paying)
     try:
-        outcome = checkout.submit(
-            hold_id,
-            current_user.id,
-            form.details(),
+        paid = payments.pay(
+            hold_id=hold_id,
+            customer_id=current_user.id,
+            details=form.details(),
             use_wallet=form.use_wallet.data,
             method=form.method.data,
             now=now,
@@ -105,10 +106,10 @@ def pay(hold_id: uuid.UUID):
         _attach_errors(form, error.details.get("errors", {}))
         shown = checkout.page(hold_id, current_user.id, now, use_wallet=form.use_wallet.data)
         return _show(shown, form, status=400, error=error.message)
-    if outcome.booking is not None:
+    if paid.booking is not None:
         flash("Booking confirmed. Have a good trip!", "success")
-        return redirect(url_for("account.booking", reference=outcome.booking.reference))
-    return redirect(outcome.redirect_url)
+        return redirect(url_for("account.booking", reference=paid.booking.reference))
+    return redirect(paid.gateway.url)
 
 
 def _show_again(hold_id: uuid.UUID, form: CheckoutForm, now, paying: bool):
@@ -163,12 +164,9 @@ def revive(hold_id: uuid.UUID):
         abort(400)
     try:
         holds.revive_hold(hold_id, customer_id=current_user.id, now=utcnow())
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        hold = holds.get_hold(hold_id, current_user.id)
+    except HoldError as error:  # the trip's seat map, to choose again
         flash(error.message, "error")
-        return redirect(url_for("schedules.seat_map", schedule_id=hold.schedule_id))
+        return redirect(url_for("schedules.seat_map", schedule_id=error.details["schedule_id"]))
     flash("Your seats are held again.", "success")
     return redirect(url_for("checkout.checkout", hold_id=hold_id))
 
