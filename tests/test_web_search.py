@@ -471,13 +471,16 @@ def test_a_trip_past_its_sales_cutoff_cannot_be_held(client, auth, app):
 
 
 @pytest.mark.parametrize("role", [Role.STAFF, Role.ADMIN])
-def test_staff_are_sent_back_with_a_message(client, auth, app, trip_id, role):
-    """Staff and admins sell at the desk: redirected to the seat map with a message."""
+def test_staff_are_sent_to_the_desk_sale_with_their_seats(client, auth, app, trip_id, role):
+    """Staff and admins sell at the desk: the seat map links there, and Hold goes to the desk
+    sale of the trip with the ticked seats typed in (nothing held yet)."""
     sign_in_as(app, auth, role)
-    response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1A"]})
+    assert f'href="/desk/trips/{trip_id}/sell"' in client.get(f"/schedules/{trip_id}").text
+    response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1A", "1B"]})
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/schedules/{trip_id}"
-    assert "Staff sell seats from the booking desk." in client.get(f"/schedules/{trip_id}").text
+    assert response.headers["Location"] == f"/desk/trips/{trip_id}/sell?typed=1A+1B"
+    page = client.get(response.headers["Location"]).text
+    assert 'value="1A 1B"' in page
     assert hold_count(app) == 0
 
 

@@ -56,7 +56,7 @@ _STAND_INS = {
 }
 
 
-def _pdf_text(text: Any) -> str:
+def pdf_text(text: Any) -> str:
     """Text the core PDF fonts can draw: accents kept where latin-1 has them, else stripped."""
     out = []
     for char in str(text):
@@ -111,14 +111,14 @@ def render_pdf(booking: Booking) -> bytes:
         raise tickets.TicketError(f"Booking {booking.reference} has no ticket yet.")
     operator = current_app.config["OPERATOR_NAME"]
     pdf = _TicketPDF(
-        _pdf_text(
+        pdf_text(
             f"{operator} - ticket {ticket.ticket_number}. Only the latest copy of this ticket "
             "is valid: its QR code changes when the booking changes."
         )
     )
-    pdf.set_title(_pdf_text(f"{operator} ticket {booking.reference}"))
-    pdf.set_author(_pdf_text(operator))
-    pdf.set_creator(_pdf_text(operator))
+    pdf.set_title(pdf_text(f"{operator} ticket {booking.reference}"))
+    pdf.set_author(pdf_text(operator))
+    pdf.set_creator(pdf_text(operator))
     # The issue time, not the wall clock, so the same ticket always renders the same file.
     pdf.set_creation_date(ticket.issued_at)
     pdf.set_margins(15, 15, 15)
@@ -141,7 +141,7 @@ def _draw_header(pdf: FPDF, operator: str) -> None:
     pdf.set_xy(pdf.l_margin, 6)
     pdf.set_text_color(255, 255, 255)
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(120, 8, _pdf_text(operator))
+    pdf.cell(120, 8, pdf_text(operator))
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(0, 8, "E-TICKET", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", "", 9)
@@ -186,13 +186,13 @@ def _draw_reference(pdf: FPDF, booking: Booking, ticket: Ticket) -> None:
     status, colour = _status_line(booking, ticket)
     pdf.set_font("Helvetica", "B", 11)
     pdf.set_text_color(*colour)
-    pdf.cell(110, 7, _pdf_text(status), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(110, 7, pdf_text(status), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), top + qr_size + 6))
 
 
 def _fit(pdf: FPDF, text: Any, width: float) -> str:
     """``text`` for the PDF, shortened with '...' so it fits ``width`` in the current font."""
-    text = _pdf_text(text)
+    text = pdf_text(text)
     room = width - 2 * pdf.c_margin
     if pdf.get_string_width(text) <= room:
         return text
@@ -238,7 +238,7 @@ def _draw_journey(pdf: FPDF, booking: Booking) -> None:
 
     pdf.set_xy(pdf.l_margin + 5, top + 4)
     pdf.set_text_color(*INK)
-    route = _pdf_text(f"{schedule.route.origin_city}  ->  {schedule.route.destination_city}")
+    route = pdf_text(f"{schedule.route.origin_city}  ->  {schedule.route.destination_city}")
     # Long city names get a smaller type before they get cut short.
     for size in (16, 14, 12):
         pdf.set_font("Helvetica", "B", size)
@@ -294,10 +294,10 @@ def _draw_passengers(pdf: FPDF, booking: Booking) -> None:
             style = struck if cancelled else None
             row = table.row()
             row.cell(seat.seat_number, style=style)
-            row.cell(_pdf_text(seat.passenger_name), style=style)
+            row.cell(pdf_text(seat.passenger_name), style=style)
             row.cell(str(seat.passenger_age), style=style)
             row.cell(seat.passenger_gender.value.capitalize(), style=style)
-            row.cell(_pdf_text(money(seat.fare)), style=style)
+            row.cell(pdf_text(money(seat.fare)), style=style)
             row.cell(
                 "Cancelled" if cancelled else "Booked",
                 style=cancelled_style if cancelled else None,
@@ -336,11 +336,11 @@ def _draw_fare(pdf: FPDF, booking: Booking) -> None:
             pdf.line(pdf.l_margin, y, pdf.l_margin + label_width + amount_width, y)
         pdf.set_font("Helvetica", "B" if strong else "", 11 if strong else 10)
         pdf.set_text_color(*INK)
-        pdf.cell(label_width, 6.5, _pdf_text(label))
+        pdf.cell(label_width, 6.5, pdf_text(label))
         pdf.cell(
             amount_width,
             6.5,
-            _pdf_text(money(amount)),
+            pdf_text(money(amount)),
             align="R",
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
@@ -349,7 +349,7 @@ def _draw_fare(pdf: FPDF, booking: Booking) -> None:
     if paid_by:
         pdf.set_font("Helvetica", "", 9)
         pdf.set_text_color(*MUTED)
-        pdf.cell(0, 6, _pdf_text(f"Paid by {paid_by}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 6, pdf_text(f"Paid by {paid_by}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(5)
 
 
@@ -359,7 +359,7 @@ def _draw_policy(pdf: FPDF) -> None:
     width = pdf.w - pdf.l_margin - pdf.r_margin
     pdf.set_font("Helvetica", "", 9.5)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(width, 5, _pdf_text(cancellation_policy()), align="L", new_x=XPos.LMARGIN)
+    pdf.multi_cell(width, 5, pdf_text(cancellation_policy()), align="L", new_x=XPos.LMARGIN)
     pdf.ln(2)
     pdf.set_text_color(*MUTED)
     pdf.multi_cell(

@@ -117,6 +117,19 @@ def release_hold(hold_id: uuid.UUID, *, customer_id: uuid.UUID, now: datetime) -
     )
 
 
+def release_desk_hold(hold_id: uuid.UUID, *, clerk_id: uuid.UUID, now: datetime) -> Reservation:
+    """A clerk gives back the seats of a walk-in's desk hold. Repeating it is harmless.
+
+    :raise NotFound: for an unknown hold or one that is not a desk hold.
+    """
+    hold = get_hold(hold_id, None)
+    if hold.channel != Channel.DESK:
+        raise NotFound(MESSAGES["not_found"])
+    return with_retries(
+        lambda: _end_hold(hold_id, None, clerk_id, now, HoldStatus.CANCELLED, "dropped at the desk")
+    )
+
+
 def admin_release(
     hold_id: uuid.UUID, *, admin_id: uuid.UUID, reason: str, now: datetime
 ) -> Reservation:
@@ -565,6 +578,7 @@ __all__ = [
     "held_seats",
     "hold_seats",
     "live_hold_for",
+    "release_desk_hold",
     "release_hold",
     "revive_hold",
 ]

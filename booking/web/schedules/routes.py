@@ -58,9 +58,8 @@ def hold(schedule_id: uuid.UUID):
         flash("Sign in or create an account to hold your seats; they are still ticked.", "info")
         back = url_for("schedules.seat_map", schedule_id=schedule_id, seats=chosen)
         return redirect(url_for("auth.login", next=back))
-    if current_user.role != Role.CUSTOMER:
-        flash("Staff sell seats from the booking desk.", "warning")
-        return redirect(url_for("schedules.seat_map", schedule_id=schedule_id))
+    if current_user.role != Role.CUSTOMER:  # counter staff sell from the desk, seats kept
+        return redirect(url_for("desk.sell", schedule_id=schedule_id, typed=" ".join(chosen)))
     if not form.validate():
         return _page(schedule_id, chosen, first_error(form), 400, form)
     try:

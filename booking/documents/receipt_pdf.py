@@ -1,0 +1,113 @@
+"""The counter receipt: an 80 mm wide PDF for a thermal printer (72 mm printable), with the
+reference in large type, the trip, each seat with its passenger and fare, the total and how it
+was paid, and the ticket's QR code."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import current_app
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from booking.documents.ticket_pdf import pdf_text, qr_png
+from booking.documents.wording import paid_by_text
+from booking.extensions import db
+from booking.formatting import local_time, money
+from booking.models import Booking, User
+from booking.models.enums import BookingSeatStatus
+from booking.services import bookings, tickets
+
+WIDTH = 80  # mm: the paper roll
+MARGIN = 4  # mm each side: 72 mm printed, what 80 mm thermal printers print
+QR_SIZE = 38
+
+
+def render_pdf(booking: Booking) -> bytes:
+    """The booking's receipt; its height grows with the seats.
+
+    :raise tickets.TicketError: when the booking has no ticket yet.
+    """
+    ticket = booking.ticket
+    if ticket is None:
+        raise tickets.TicketError(f"Booking {booking.reference} has no ticket yet.")
+    seats = [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
+    height = 150 + 9 * len(seats)
+    pdf = FPDF(unit="mm", format=(WIDTH, height))
+    operator = current_app.config["OPERATOR_NAME"]
+    pdf.set_title(pdf_text(f"{operator} receipt {booking.reference}"))
+    pdf.set_creation_date(ticket.issued_at)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    width = WIDTH - 2 * MARGIN
+
+    def line(text, size=9, style="", align="L", h=4.6) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, h, pdf_text(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def rule() -> None:
+        pdf.ln(1)
+        pdf.set_draw_color(0, 0, 0)
+        pdf.set_dash_pattern(dash=1, gap=1)
+        pdf.line(MARGIN, pdf.get_y(), WIDTH - MARGIN, pdf.get_y())
+        pdf.set_dash_pattern()
+        pdf.ln(1.5)
+
+    line(operator, 12, "B", "C", 6)
+    line("Bus ticket receipt", 8, "", "C")
+    rule()
+    line("BOOKING", 8, "B", "C")
+    pdf.set_font("Courier", "B", 22)
+    pdf.cell(width, 10, booking.reference, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    line(f"Ticket {ticket.ticket_number}", 8, "", "C")
+    rule()
+    schedule = booking.schedule
+    line(schedule.route.name, 10, "B")
+    line(f"Departs {local_time(schedule.departure_at, '%a %d %b %Y %H:%M')}")
+    line(f"Bus {schedule.bus.bus_number} ({schedule.bus.type_label})", 8)
+    rule()
+    for seat in seats:
+        _seat_line(pdf, width, seat)
+    rule()
+    _amount_line(pdf, width, "Total (incl. GST)", money(booking.total_amount), bold=True)
+    if booking.refunded_amount:
+        _amount_line(pdf, width, "Refunded", money(booking.refunded_amount))
+    line(f"Paid: {paid_by_text(bookings.settled_payments(booking)) or 'complimentary'}", 8)
+    line(f"Contact: {booking.contact_name}, {booking.contact_phone}", 8)
+    clerk = db.session.get(User, booking.sold_by_id) if booking.sold_by_id else None
+    sold = f"Sold {local_time(booking.confirmed_at, '%d %b %Y %H:%M')}"
+    line(f"{sold} by {clerk.full_name}" if clerk else sold, 8)
+    rule()
+    x = (WIDTH - QR_SIZE) / 2
+    pdf.image(BytesIO(qr_png(ticket.qr_payload)), x=x, y=pdf.get_y(), w=QR_SIZE, h=QR_SIZE)
+    pdf.set_y(pdf.get_y() + QR_SIZE + 1)
+    line("Show this code when you board.", 8, "", "C")
+    line("Only the latest copy of a ticket is valid.", 7, "", "C")
+    return bytes(pdf.output())
+
+
+def _seat_line(pdf: FPDF, width: float, seat) -> None:
+    """'3A  Asha Rao (34, F)        Rs 650.00'."""
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(11, 5, pdf_text(seat.seat_number))
+    pdf.set_font("Helvetica", "", 9)
+    who = f"{seat.passenger_name} ({seat.passenger_age}, {seat.passenger_gender[:1].upper()})"
+    fare = money(seat.charged)
+    fare_width = pdf.get_string_width(pdf_text(fare)) + 2
+    pdf.cell(width - 11 - fare_width, 5, _fit(pdf, who, width - 11 - fare_width))
+    pdf.cell(fare_width, 5, pdf_text(fare), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _amount_line(pdf: FPDF, width: float, label: str, amount: str, bold: bool = False) -> None:
+    pdf.set_font("Helvetica", "B" if bold else "", 11 if bold else 9)
+    pdf.cell(width / 2, 6, pdf_text(label))
+    pdf.cell(width / 2, 6, pdf_text(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _fit(pdf: FPDF, text: str, room: float) -> str:
+    """``text`` shortened with '...' to fit ``room`` mm in the current font."""
+    text = pdf_text(text)
+    while text and pdf.get_string_width(text) > room - 1:
+        text = text[:-4] + "..." if len(text) > 4 else ""
+    return text
