@@ -16,6 +16,12 @@
       event.preventDefault();
       return;
     }
+    if (event.key === "Enter" && active?.tagName === "SELECT" && active.form?.matches(".desk-sale-form")) {
+      // A list does not submit its form on Enter by itself; at the desk it sells.
+      event.preventDefault();
+      active.form.requestSubmit(active.form.querySelector(".desk-sell-button"));
+      return;
+    }
     if (typing(active)) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     const target = desk().querySelector(`[data-key="${CSS.escape(key)}"]`);
