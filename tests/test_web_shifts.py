@@ -127,3 +127,17 @@ def test_staff_cannot_see_the_admin_list(client, app, auth):
 
 def test_the_shift_row_is_kept(app_ctx):
     assert db.session.scalar(select(Shift.id)) is None
+
+
+def test_flask_users_station_sets_a_staff_members_home_station(runner, app):
+    with app.app_context():
+        clerk = make_user(Role.STAFF)
+        customer = make_user()
+        clerk_id, clerk_email, customer_email = clerk.id, clerk.email, customer.email
+    result = runner.invoke(args=["users", "station", clerk_email.upper(), " Mysuru "])
+    assert result.exit_code == 0, result.output
+    assert "works at Mysuru" in result.output
+    refused = runner.invoke(args=["users", "station", customer_email, "Mysuru"])
+    assert refused.exit_code == 1 and "No staff member" in refused.output
+    with app.app_context():
+        assert shifts.open_shift(clerk_id, Decimal("0"), utcnow()).station == "Mysuru"
