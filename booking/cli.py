@@ -88,6 +88,18 @@ def create_admin(email: str, password: str) -> None:
     click.echo(f"Admin ready: {user.email}")
 
 
+@users_group.command("station")
+@click.argument("email")
+@click.argument("city")
+def users_station(email: str, city: str) -> None:
+    """Set a staff member's home station (the city a new shift of theirs defaults to)."""
+    try:
+        user = accounts.set_home_station(email, city, utcnow())
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"{user.email} works at {user.home_station}.")
+
+
 @click.group("holds", cls=AppGroup)
 def holds_group() -> None:
     """Look at and tidy seat holds."""

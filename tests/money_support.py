@@ -24,7 +24,7 @@ from booking.models import (
     WalletTransaction,
 )
 from booking.models.enums import LedgerKind, PaymentMethod, PromoKind
-from booking.services import holds, invariants, payments, webhooks
+from booking.services import holds, invariants, payments, shifts, webhooks
 from booking.services.details import CheckoutDetails, Passenger
 from tests.support import NOW
 
@@ -69,6 +69,23 @@ def desk_hold(clerk_id, trip_id, seats, now: datetime = NOW) -> uuid.UUID:
     return holds.hold_seats(
         customer_id=None, schedule_id=trip_id, seat_numbers=seats, now=now, sold_by_id=clerk_id
     ).id
+
+
+def open_shift(clerk_id, opening_float: Decimal | str = "500.00", now: datetime = NOW, **kw):
+    """Open a shift at the counter for a clerk (cash sales and refunds need one); returns it."""
+    return shifts.open_shift(clerk_id, Decimal(opening_float), now - timedelta(hours=1), **kw)
+
+
+def cash_sale(clerk_id, trip_id, seats, now: datetime = NOW, **kw):
+    """A walk-in's seats held and sold for cash by the clerk; returns the booking."""
+    hold_id = desk_hold(clerk_id, trip_id, seats, now=now)
+    return payments.sell_at_desk(
+        hold_id=hold_id,
+        clerk_id=clerk_id,
+        details=details(seats),
+        now=now + timedelta(minutes=1),
+        **kw,
+    )
 
 
 def pay_wallet(customer_id, hold_id, seats, now: datetime = NOW, key: str | None = None, **kw):

@@ -57,6 +57,7 @@ from tests.money_support import (
     hold_row,
     ledger,
     make_promo,
+    open_shift,
     pay_wallet,
     payments_of,
     start_gateway,
@@ -378,6 +379,7 @@ def test_refund_to_the_original_method_goes_back_through_the_gateway(trip, gatew
 def test_a_walk_in_is_refunded_to_the_original_method_only(trip):
     """A desk booking has no wallet: cash goes back over the counter, never to a wallet."""
     clerk = make_user(Role.STAFF)
+    open_shift(clerk.id)
     hold_id = desk_hold(clerk.id, trip.id, ["5A"])
     booking = payments.sell_at_desk(
         hold_id=hold_id, clerk_id=clerk.id, details=details(["5A"]), now=NOW + MIN
@@ -446,6 +448,7 @@ def test_cancelling_a_trip_refunds_every_booking_in_full_and_releases_every_hold
     cancel(wallet_booking, asha, DEPARTURE - 5 * HOUR, seats=["2A"])  # 50% of 525.00 back
     split_customer, split_booking = book_split(trip, ["3C"])
     clerk = make_user(Role.STAFF)
+    open_shift(clerk.id)
     desk_hold_id = desk_hold(clerk.id, trip.id, ["5A"])
     cash_booking = payments.sell_at_desk(
         hold_id=desk_hold_id, clerk_id=clerk.id, details=details(["5A"]), now=NOW + MIN

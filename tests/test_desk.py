@@ -16,10 +16,10 @@ from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule
 from booking.models.enums import Channel, HoldStatus, Role
 from booking.orm import utcnow
-from booking.services import catalog, desk, holds, payments, tickets
+from booking.services import catalog, desk, holds, payments, shifts, tickets
 from booking.services.desk import DeskError
 from booking.services.holds import HoldError
-from tests.money_support import details, hold
+from tests.money_support import details, hold, open_shift
 from tests.support import NOW, make_trip, make_user, sign_in_as, text
 
 HOUR = timedelta(hours=1)
@@ -235,26 +235,110 @@ def test_taken_or_unknown_seats_are_named_on_the_sell_page(client, clerk, trip_i
     assert empty.status_code == 400 and "Type the seat numbers" in text(empty)
 
 
-def test_a_bad_sale_re_renders_with_the_errors_and_changes_nothing(client, clerk, app, trip_id):
-    held = client.post(f"/desk/trips/{trip_id}/sell", data={"typed": "2A"})
-    sale_url = held.headers["Location"]
-    answer = client.post(
-        sale_url,
-        data={
-            "contact_name": "Walk In",
-            "contact_phone": "123",
-            "same_contact": "y",
-            "passengers-0-seat_number": "2A",
-            "passengers-0-age": "30",
-            "passengers-0-gender": "male",
-            "method": "cash",
-            "action": "sell",
-        },
-    )
-    assert answer.status_code == 400
-    assert "10 to 15 digits" in text(answer)
+def _sale_form(**changes) -> dict:
+    """The walk-in sale form for seats 2A and 2B, paid in cash."""
+    data = {
+        "contact_name": "Walk In",
+        "contact_phone": "98450 11111",
+        "same_contact": "y",
+        "passengers-0-seat_number": "2A",
+        "passengers-0-age": "30",
+        "passengers-0-gender": "male",
+        "passengers-1-seat_number": "2B",
+        "passengers-1-name": "Sita Devi",
+        "passengers-1-age": "28",
+        "passengers-1-gender": "female",
+        "method": "cash",
+        "tendered": "1100",
+        "action": "sell",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _held(client, trip_id) -> str:
+    held = client.post(f"/desk/trips/{trip_id}/sell", data={"typed": "2A 2B"})
+    assert held.status_code == 302
+    return held.headers["Location"]
+
+
+def test_a_cash_sale_needs_an_open_shift_and_nothing_changes_without_one(
+    client, clerk, app, trip_id
+):
+    sale_url = _held(client, trip_id)
+    refused = client.post(sale_url, data=_sale_form())
+    assert refused.status_code == 400 and "Open a shift before taking cash." in text(refused)
     with app.app_context():
         assert db.session.query(Booking).count() == 0
+
+
+def test_bad_details_or_short_cash_re_render_with_the_errors_and_change_nothing(
+    client, clerk, app, trip_id
+):
+    with app.app_context():
+        open_shift(clerk, now=utcnow())
+    sale_url = _held(client, trip_id)
+    bad_phone = client.post(sale_url, data=_sale_form(contact_phone="123"))
+    assert bad_phone.status_code == 400 and "10 to 15 digits" in text(bad_phone)
+    short = client.post(sale_url, data=_sale_form(tendered="500"))
+    assert short.status_code == 400 and "Rs 500.00" in text(short)
+    ladies = client.post(sale_url, data=_sale_form(**{"passengers-1-gender": ""}))
+    assert ladies.status_code == 400
+    with app.app_context():
+        assert db.session.query(Booking).count() == 0
+
+
+def test_a_cash_sale_books_with_passenger_one_as_the_contact_and_shows_the_change(
+    client, clerk, app, trip_id
+):
+    with app.app_context():
+        open_shift(clerk, now=utcnow())
+    sale_url = _held(client, trip_id)
+    sold = client.post(sale_url, data=_sale_form(), follow_redirects=True)
+    body = text(sold)
+    assert sold.status_code == 200 and "Change due: Rs 50.00." in body
+    assert "Receipt (80 mm)" in body
+    with app.app_context():
+        booking = db.session.query(Booking).one()
+        assert booking.channel == Channel.DESK and booking.sold_by_id == clerk
+        assert booking.user_id is None and booking.total_amount == Decimal("1050.00")
+        names = {s.seat_number: s.passenger_name for s in booking.seats}
+        assert names == {"2A": "Walk In", "2B": "Sita Devi"}
+        report = shifts.current_report(clerk)
+        assert report.cash_sales.total == Decimal("1050.00")
+
+
+def test_a_terminal_sale_needs_its_reference(client, clerk, app, trip_id):
+    sale_url = _held(client, trip_id)
+    missing = client.post(sale_url, data=_sale_form(method="upi", tendered=None))
+    assert missing.status_code == 400
+    with app.app_context():
+        assert db.session.query(Booking).count() == 0
+    done = client.post(
+        sale_url, data=_sale_form(method="upi", tendered=None, terminal_reference="UPI-778899")
+    )
+    assert done.status_code == 302
+    with app.app_context():
+        assert db.session.query(Booking).one().total_amount == Decimal("1050.00")
+
+
+def test_a_cash_refund_from_the_desk_leaves_the_drawer(client, clerk, app, trip_id):
+    with app.app_context():
+        open_shift(clerk, now=utcnow())
+    sale_url = _held(client, trip_id)
+    client.post(sale_url, data=_sale_form())
+    with app.app_context():
+        reference = db.session.query(Booking).one().reference
+    done = client.post(
+        f"/desk/bookings/{reference}/cancel",
+        data={"seats": ["2B"], "refund_mode": "original", "reason": "changed plans"},
+        follow_redirects=True,
+    )
+    assert done.status_code == 200 and "Cancelled; refund Rs 525.00." in text(done)
+    with app.app_context():
+        report = shifts.current_report(clerk)
+        assert report.cash_refunds.total == Decimal("525.00")
+        assert report.expected_cash == Decimal("500.00") + Decimal("1050.00") - Decimal("525.00")
 
 
 def test_lookup_page_and_fragment_and_the_staff_booking_view(client, auth, app):

@@ -31,6 +31,7 @@ from tests.money_support import (
     details,
     hold,
     ledger,
+    open_shift,
     pay_wallet,
     payments_of,
     start_gateway,
@@ -155,6 +156,7 @@ def test_a_fault_while_a_success_webhook_finalizes_leaves_every_table_as_it_was(
 @pytest.mark.parametrize("plant", NO_DEBIT_FAULTS.values(), ids=NO_DEBIT_FAULTS.keys())
 def test_a_fault_in_a_desk_cash_sale_leaves_every_table_as_it_was(trip, monkeypatch, plant):
     clerk = make_user(Role.STAFF)
+    open_shift(clerk.id)
     hold_id = desk_hold(clerk.id, trip.id, ["5A"])
     assert_fault_changes_nothing(
         monkeypatch,

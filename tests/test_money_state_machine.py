@@ -44,7 +44,7 @@ from booking.models.enums import (
     ScheduleStatus,
     SeatStatus,
 )
-from booking.services import cancellations, holds, invariants, payments, sweep
+from booking.services import cancellations, holds, invariants, payments, shifts, sweep
 from booking.services.errors import DomainError
 from tests.money_support import deliver, desk_hold, details, hold
 from tests.support import NOW, make_trip, make_user
@@ -70,6 +70,8 @@ class MoneyMachine(RuleBasedStateMachine):
         super().__init__()
         reset_money(self.trip_id, self.customers)
         self.now = NOW
+        for person in (self.clerk, self.admin):  # cash sales and cash refunds need a shift
+            shifts.open_shift(person, Decimal("500.00"), NOW)
         self.holds: dict[int, uuid.UUID] = {}
         self.gateway_payments: list[uuid.UUID] = []
         self.topups: list[uuid.UUID] = []

@@ -45,6 +45,7 @@ from tests.money_support import (
     hold_row,
     ledger,
     make_promo,
+    open_shift,
     pay_wallet,
     payments_of,
     start_gateway,
@@ -439,7 +440,10 @@ def test_promo_is_redeemed_only_when_the_gateway_payment_books(trip, app_ctx):
 
 @pytest.fixture
 def clerk(app_ctx):
-    return make_user(Role.STAFF, first_name="Clerk")
+    """A clerk with a shift open (cash needs one)."""
+    person = make_user(Role.STAFF, first_name="Clerk")
+    open_shift(person.id)
+    return person
 
 
 def test_desk_cash_sale_books_a_walk_in_with_one_cash_payment(trip, clerk):

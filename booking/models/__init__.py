@@ -9,6 +9,7 @@ from booking.models.payment import Payment, PaymentEvent
 from booking.models.promo import PromoCode
 from booking.models.route import Route
 from booking.models.schedule import Schedule, Seat
+from booking.models.shift import Shift, ShiftMovement
 from booking.models.user import User
 from booking.models.wallet import Wallet, WalletTransaction
 
@@ -27,6 +28,8 @@ __all__ = [
     "Route",
     "Schedule",
     "Seat",
+    "Shift",
+    "ShiftMovement",
     "Ticket",
     "User",
     "Wallet",

@@ -135,3 +135,23 @@ class EmailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+
+
+class MovementKind(StrEnum):
+    """What a shift movement records. The drawer kinds move cash; card and UPI sales are kept
+    for the report by method and never count towards the cash in the drawer."""
+
+    OPENING_FLOAT = "opening_float"
+    CASH_SALE = "cash_sale"
+    CASH_REFUND = "cash_refund"
+    FLOAT_CHANGE = "float_change"
+    CARD_SALE = "card_sale"
+    UPI_SALE = "upi_sale"
+
+
+CASH_MOVEMENTS = (
+    MovementKind.OPENING_FLOAT,
+    MovementKind.CASH_SALE,
+    MovementKind.CASH_REFUND,
+    MovementKind.FLOAT_CHANGE,
+)

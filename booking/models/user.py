@@ -33,6 +33,8 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
     is_active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # The city of the counter a staff member usually works at (a shift's default station).
+    home_station: Mapped[str | None] = mapped_column(String(80))
 
     @property
     def full_name(self) -> str:

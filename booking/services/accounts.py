@@ -34,6 +34,8 @@ MESSAGES = {
     "taken": "An account with that email already exists. Sign in instead.",
     "login_failed": LOGIN_FAILED,
     "no_admin": "No active admin has the email {email!r}.",
+    "no_staff": "No staff member or admin has the email {email!r}.",
+    "station": "Give the station's city, up to 80 characters.",
 }
 
 
@@ -233,6 +235,24 @@ def admin_by_email(email: str) -> User:
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None or user.role != Role.ADMIN or not user.is_active:
         raise AccountError(MESSAGES["no_admin"].format(email=email))
+    return user
+
+
+def set_home_station(email: str, city: str, now: datetime) -> User:
+    """Set the home station (a city) of a staff member or admin; their shifts default to it.
+
+    :raise AccountError: for an unknown email, a customer, or an empty or overlong city.
+    """
+    city = " ".join((city or "").split())
+    if not city or len(city) > 80:
+        raise AccountError(MESSAGES["station"])
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.email == normalize_email(email)))
+        if user is None or user.role not in (Role.STAFF, Role.ADMIN):
+            raise AccountError(MESSAGES["no_staff"].format(email=email))
+        user.home_station = city
+        user.updated_at = now
+        audit.record("user", user.id, "user.station_set", actor_id=None, at=now, station=city)
     return user
 
 

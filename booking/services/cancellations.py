@@ -167,7 +167,10 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         session.add(cancellation)
         session.flush()
         if preview.amount > 0:
-            refunds.pay_back(booking, preview.amount, mode, now)
+            owed = refunds.pay_back(booking, preview.amount, mode, now, actor.id, operator=operator)
+            if owed > 0:  # cash the operator owes a walk-in: paid out later at the counter
+                cancellation.refund_status = RefundStatus.PENDING
+                cancellation.processed_at = None
         seat_ids = [s.seat_id for s in chosen]
         for booked_seat in chosen:
             booked_seat.status = BookingSeatStatus.CANCELLED

@@ -22,6 +22,8 @@ from booking.models import (
     ReservationSeat,
     Schedule,
     Seat,
+    Shift,
+    ShiftMovement,
     Ticket,
     Wallet,
     WalletTransaction,
@@ -31,6 +33,7 @@ from booking.models.enums import (
     BookingStatus,
     HoldStatus,
     LedgerKind,
+    MovementKind,
     PaymentMethod,
     PaymentPurpose,
     PaymentStatus,
@@ -467,4 +470,96 @@ def ticket_follows_booking() -> list[Violation]:
     return [
         Violation("ticket-follows-booking", f"{status} booking, ticket {validity}", (str(i),))
         for i, status, validity in rows
+    ]
+
+
+# ---- the counter's cash (shifts) --------------------------------------------------------------
+
+
+@check("shift-cash-adds-up")
+def shift_cash_adds_up() -> list[Violation]:
+    """Every shift has one opening_float movement equal to its float, and a closed shift's
+    expected_cash is its opening float plus its cash movements (sales, refunds, float changes),
+    with variance = counted - expected."""
+    moved = (
+        select(func.coalesce(func.sum(ShiftMovement.amount), 0))
+        .where(
+            ShiftMovement.shift_id == Shift.id,
+            ShiftMovement.kind.in_(
+                [MovementKind.CASH_SALE, MovementKind.CASH_REFUND, MovementKind.FLOAT_CHANGE]
+            ),
+        )
+        .scalar_subquery()
+    )
+    floats = (
+        select(func.count())
+        .where(
+            ShiftMovement.shift_id == Shift.id,
+            ShiftMovement.kind == MovementKind.OPENING_FLOAT,
+            ShiftMovement.amount == Shift.opening_float,
+        )
+        .scalar_subquery()
+    )
+    openings = (
+        select(func.count())
+        .where(ShiftMovement.shift_id == Shift.id, ShiftMovement.kind == MovementKind.OPENING_FLOAT)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Shift.id, Shift.opening_float, Shift.expected_cash, moved, floats, openings).where(
+            or_(
+                floats != 1,
+                openings != 1,
+                and_(
+                    Shift.closed_at.is_not(None),
+                    or_(
+                        Shift.expected_cash != Shift.opening_float + moved,
+                        Shift.variance != Shift.counted_cash - Shift.expected_cash,
+                    ),
+                ),
+            )
+        )
+    ).all()
+    return [
+        Violation(
+            "shift-cash-adds-up",
+            f"float {f} and movements {m} but expected {e} ({o} opening float rows, {ok} right)",
+            (str(i),),
+        )
+        for i, f, e, m, ok, o in rows
+    ]
+
+
+@check("desk-cash-sale-in-a-shift")
+def desk_cash_sale_in_a_shift() -> list[Violation]:
+    """Every completed cash payment (they are all desk sales) went into a shift's drawer:
+    exactly one cash_sale movement, of its amount."""
+    sales = (
+        select(func.count())
+        .where(
+            ShiftMovement.payment_id == Payment.id,
+            ShiftMovement.kind == MovementKind.CASH_SALE,
+            ShiftMovement.amount == Payment.amount,
+        )
+        .scalar_subquery()
+    )
+    every = (
+        select(func.count())
+        .where(ShiftMovement.payment_id == Payment.id, ShiftMovement.kind == MovementKind.CASH_SALE)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Payment.id, every).where(
+            Payment.method == PaymentMethod.CASH,
+            Payment.status == PaymentStatus.COMPLETED,
+            or_(sales != 1, every != 1),
+        )
+    ).all()
+    return [
+        Violation(
+            "desk-cash-sale-in-a-shift",
+            f"cash payment has {n} cash_sale movement(s), not one of its amount",
+            (str(i),),
+        )
+        for i, n in rows
     ]

@@ -17,15 +17,25 @@ from booking.database import on_commit, unit_of_work
 from booking.extensions import db
 from booking.gateway import get_gateway
 from booking.models import Booking, Payment, Reservation, User
-from booking.models.enums import HoldStatus, PaymentMethod, PaymentStatus, RefundMode
-from booking.services import audit, notifications, wallet
+from booking.models.enums import (
+    HoldStatus,
+    MovementKind,
+    PaymentMethod,
+    PaymentStatus,
+    RefundMode,
+)
+from booking.services import audit, notifications, shifts, wallet
 from booking.services.pricing import split_by_fare
 
 ZERO = Decimal("0.00")
+TERMINAL_METHODS = (PaymentMethod.CREDIT_CARD, PaymentMethod.DEBIT_CARD, PaymentMethod.UPI)
 
 MESSAGES = {
     "wallet_part_returned": "Payment {reason}: wallet part returned",
     "booking_refund": "Refund for booking {reference}",
+    "open_shift": "Open a shift to pay the refund in cash.",
+    "cash_owed": "cash owed at the counter",
+    "at_terminal": "refund at the terminal",
 }
 
 
@@ -95,10 +105,26 @@ def refund_late(hold: Reservation, payment: Payment, now: datetime, why: str) ->
     )
 
 
-def pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime) -> None:
+def pay_back(
+    booking: Booking,
+    amount: Decimal,
+    mode: RefundMode,
+    now: datetime,
+    actor_id: uuid.UUID | None = None,
+    *,
+    operator: bool = False,
+) -> Decimal:
     """Spread a cancellation's refund over the booking's payments and give it back by ``mode``:
     wallet payments to the wallet (linked to their debit), the rest to the wallet as a credit
-    or to the original method (the gateway, or cash at the desk)."""
+    or to the original method: the gateway; cash out of the acting clerk's open shift (a
+    cash_refund movement, in this transaction); a card or UPI payment taken at the counter
+    terminal is refunded at the terminal (no gateway call: it had no gateway session).
+
+    An operator cancelling a whole trip may have no shift open: the cash is then owed over the
+    counter, and the amount owed is returned (0 otherwise) so the cancellation stays pending.
+
+    :raise ShiftError: when cash is to be paid back and the actor has no open shift.
+    """
     payments = list(
         db.session.scalars(
             select(Payment)
@@ -111,9 +137,12 @@ def pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime)
     shares = split_by_fare(amount, left) if payments else []
     purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
     label = MESSAGES["booking_refund"].format(reference=booking.reference)
+    owed = ZERO
+    drawer = None
     for payment, share in zip(payments, shares, strict=True):
         if share <= 0:
             continue
+        how = {}
         if payment.method == PaymentMethod.WALLET:
             debit = wallet.debit_for_payment(payment.id)
             wallet.refund(purse, debit, share, now=now, description=label, booking_id=booking.id)
@@ -126,7 +155,27 @@ def pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime)
                 payment_id=payment.id,
                 booking_id=booking.id,
             )
-        elif payment.method != PaymentMethod.CASH:
+        elif payment.method == PaymentMethod.CASH:
+            drawer = drawer or (shifts.lock_open_shift(actor_id) if actor_id else None)
+            if drawer is not None:
+                shifts.record_cash(
+                    drawer,
+                    MovementKind.CASH_REFUND,
+                    share,
+                    now,
+                    payment_id=payment.id,
+                    booking_id=booking.id,
+                    actor_id=actor_id,
+                )
+                how = {"via": "cash from the shift", "shift": drawer.id}
+            elif operator:
+                owed += share
+                how = {"via": MESSAGES["cash_owed"]}
+            else:
+                raise shifts.ShiftError(MESSAGES["open_shift"])
+        elif is_terminal_payment(payment):
+            how = {"via": MESSAGES["at_terminal"], "terminal_reference": payment.gateway_reference}
+        else:
             refund_through_gateway(payment.gateway_reference, share, label)
         payment.refunded_amount += share
         if payment.refunded_amount == payment.amount:
@@ -135,12 +184,19 @@ def pay_back(booking: Booking, amount: Decimal, mode: RefundMode, now: datetime)
             "payment",
             payment.id,
             "payment.refunded",
-            actor_id=None,
+            actor_id=actor_id,
             at=now,
             amount=share,
             mode=mode,
             booking=booking.reference,
+            **how,
         )
+    return owed
+
+
+def is_terminal_payment(payment: Payment) -> bool:
+    """A card or UPI payment taken on the counter's terminal: it never had a gateway session."""
+    return payment.method in TERMINAL_METHODS and payment.gateway_url is None
 
 
 def refund_through_gateway(reference: str | None, amount: Decimal, reason: str) -> None:

@@ -89,6 +89,7 @@ class DemoUser:
     phone: str
     role: Role
     wallet_credit: Decimal
+    home_station: str | None = None
 
 
 USERS = [
@@ -96,7 +97,14 @@ USERS = [
         "admin@example.com", "Admin1234", "Anita", "Rao", "9800000001", Role.ADMIN, Decimal(0)
     ),
     DemoUser(
-        "staff@example.com", "Staff1234", "Suresh", "Kumar", "9800000002", Role.STAFF, Decimal(0)
+        "staff@example.com",
+        "Staff1234",
+        "Suresh",
+        "Kumar",
+        "9800000002",
+        Role.STAFF,
+        Decimal(0),
+        home_station="Bengaluru",
     ),
     DemoUser(
         "asha@example.com",
@@ -300,6 +308,9 @@ def _seed_user(demo: DemoUser, now: datetime) -> None:
         now=now,
         role=demo.role,
     )
+    if demo.home_station:
+        with unit_of_work() as session:
+            session.get(User, user.id).home_station = demo.home_station
     if demo.wallet_credit:
         with unit_of_work() as session:
             wallet = session.scalar(select(Wallet).where(Wallet.user_id == user.id))
@@ -401,7 +412,15 @@ def _catalog_rows() -> tuple[list, list, list]:
 def _people_rows(emails: list[str]) -> tuple[list, list]:
     """The demo users and their demo wallet credits."""
     users = db.session.execute(
-        select(User.email, User.first_name, User.last_name, User.phone, User.role, User.is_active)
+        select(
+            User.email,
+            User.first_name,
+            User.last_name,
+            User.phone,
+            User.role,
+            User.is_active,
+            User.home_station,
+        )
         .where(User.email.in_(emails))
         .order_by(User.email)
     ).all()
