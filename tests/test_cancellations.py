@@ -543,3 +543,32 @@ def test_flask_trips_cancel_refunds_and_releases_once(app_ctx, runner):
     again = runner.invoke(args=[*args, "--admin", admin.email])
     assert "0 booking(s) refunded Rs 0.00 in all, 0 hold(s) released." in again.output
     assert balance(buyer.id) == Decimal("5000.00")
+
+
+# ---- after check-in ------------------------------------------------------------------------------
+
+
+def test_a_checked_in_booking_cannot_be_cancelled_by_the_customer_but_staff_may(trip, asha):
+    """Once the ticket was scanned at the door the customer's cancel is refused with a clear
+    message and nothing changes; counter staff may still cancel, at the policy's percent."""
+    booking_id = book_by_wallet(asha, trip, ["2A", "2B"])
+    at = DEPARTURE - 3 * HOUR  # inside the check-in window; the policy gives 50%
+    clerk = make_user(Role.STAFF)
+    admitted = tickets.check_in(ticket_of(booking_id).qr_payload, staff_id=clerk.id, now=at)
+    assert admitted.status == ScanStatus.VALID
+
+    preview = cancellations.refund_preview(
+        fresh(Booking, booking_id), None, actor_role=Role.CUSTOMER, now=at
+    )
+    assert not preview.allowed and preview.amount == 0
+    assert "checked in at the bus door" in preview.refusal
+    with pytest.raises(cancellations.CancelRefused, match="checked in at the bus door"):
+        cancel(booking_id, asha, at)
+    assert fresh(Booking, booking_id).status == BookingStatus.CONFIRMED
+
+    staff_preview = cancellations.refund_preview(
+        fresh(Booking, booking_id), None, actor_role=Role.STAFF, now=at
+    )
+    assert staff_preview.allowed and staff_preview.percent == 50
+    done = cancel(booking_id, clerk, at, seats=["2B"], reason="Missed the bus")
+    assert done.refund_percent == 50 and done.refund_amount == SEAT / 2
