@@ -19,11 +19,11 @@ COLUMNS = (  # title, width in mm (the 186 mm between the margins), alignment
     ("Seat", 11, "LEFT"),
     ("Passenger", 44, "LEFT"),
     ("Age", 9, "CENTER"),
-    ("Gender", 14, "LEFT"),
-    ("Phone", 28, "LEFT"),
+    ("Gender", 16, "LEFT"),
+    ("Phone", 27, "LEFT"),
     ("Booking", 26, "LEFT"),
-    ("Channel", 15, "LEFT"),
-    ("Check-in", 39, "LEFT"),
+    ("Channel", 17, "LEFT"),
+    ("Check-in", 36, "LEFT"),
 )
 
 
