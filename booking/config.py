@@ -82,6 +82,8 @@ def load_config(instance_path: str) -> dict:
         "CANCEL_FULL_REFUND_HOURS": _int("CANCEL_FULL_REFUND_HOURS", 24),
         "CANCEL_CUSTOMER_CUTOFF_HOURS": _int("CANCEL_CUSTOMER_CUTOFF_HOURS", 2),
         "CANCEL_PARTIAL_REFUND_PERCENT": _int("CANCEL_PARTIAL_REFUND_PERCENT", 50),
+        # Check-in at the bus door: from this many hours before departure until arrival.
+        "CHECKIN_OPENS_HOURS": _int("CHECKIN_OPENS_HOURS", 12),
         # Accounts.
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),

@@ -53,6 +53,9 @@ from booking.services.tickets import ScanStatus, TicketError
 from tests.support import NOW, make_trip, make_user
 
 PASSENGERS = [("Asha Rao", 34, Gender.FEMALE), ("Ravi Rao", 36, Gender.MALE)]
+# An hour before the trips of these tests leave (make_trip: two days after NOW), when their
+# tickets are checked in at the bus door.
+DOOR = NOW + timedelta(days=2) - timedelta(hours=1)
 
 
 def book(
@@ -207,19 +210,21 @@ def test_the_qr_png_decodes_back_to_the_token(booking):
 
 def test_the_issued_token_verifies_as_valid(booking):
     """A fresh ticket's QR is valid and names the seats and passengers."""
-    result = tickets.verify(booking.ticket.qr_payload, NOW)
+    result = tickets.verify(booking.ticket.qr_payload, DOOR)
     assert result.status == ScanStatus.VALID
     assert result.ticket.id == booking.ticket.id
     assert "2A Asha Rao" in result.message and "2B Ravi Rao" in result.message
 
 
 def test_changing_any_character_makes_the_token_forged(booking):
-    """Each altered character breaks the signature (or the encoding): never valid."""
+    """Each altered character breaks the signature (or the encoding): never valid. Only the
+    dot between payload and signature, overwritten, leaves text that is no token at all."""
     token = booking.ticket.qr_payload
     for i in range(len(token)):
         changed = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
-        result = tickets.verify(changed, NOW)
-        assert result.status == ScanStatus.FORGED, (i, changed)
+        result = tickets.verify(changed, DOOR)
+        expected = ScanStatus.NOT_A_TICKET if token[i] == "." else ScanStatus.FORGED
+        assert result.status == expected, (i, changed)
         assert result.ticket is None
 
 
@@ -230,13 +235,26 @@ def test_a_code_differing_only_in_unused_base64_bits_is_forged_too(booking):
     alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
     twin = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
     assert twin != token
-    assert tickets.verify(twin, NOW).status == ScanStatus.FORGED
+    assert tickets.verify(twin, DOOR).status == ScanStatus.FORGED
 
 
-@pytest.mark.parametrize("token", ["", "   ", "hello", "x" * 5000, "e30.e30"])
-def test_garbage_is_forged_not_an_error(booking, token):
-    """Whatever a scanner reads, verify answers forged instead of raising."""
-    assert tickets.verify(token, NOW).status == ScanStatus.FORGED
+@pytest.mark.parametrize(
+    "token",
+    ["", "   ", "hello", "x" * 5000, "https://example.com/tickets?id=42", "example.com", "{}"],
+)
+def test_garbage_is_not_a_ticket_not_an_error(booking, token):
+    """Whatever a scanner reads, verify answers instead of raising: text that is not a token at
+    all (random words, a URL, an empty scan) is NOT A TICKET, not forged."""
+    result = tickets.verify(token, DOOR)
+    assert result.status == ScanStatus.NOT_A_TICKET and result.ticket is None
+    assert result.message.startswith("This is not a ticket's QR code")
+
+
+@pytest.mark.parametrize("token", ["e30.e30", "eyJ0IjoiMTIzIn0.bad-signature"])
+def test_a_token_shaped_code_with_a_bad_signature_is_forged(booking, token):
+    """A payload and a signature that does not match it: FORGED (the signature fails)."""
+    result = tickets.verify(token, DOOR)
+    assert result.status == ScanStatus.FORGED and "signature" in result.message
 
 
 def test_a_token_signed_with_another_key_is_forged(booking, make_app):
@@ -246,27 +264,31 @@ def test_a_token_signed_with_another_key_is_forged(booking, make_app):
     with other.app_context():
         foreign = tickets._sign(ticket, booking.reference)
     assert foreign != ticket.qr_payload
-    assert tickets.verify(foreign, NOW).status == ScanStatus.FORGED
+    assert tickets.verify(foreign, DOOR).status == ScanStatus.FORGED
 
 
 def test_a_well_signed_token_for_an_unknown_ticket_is_forged(booking):
     """A signature alone is not enough: the ticket has to exist."""
     stranger = Ticket(id=uuid.uuid4(), version=1)
     token = tickets._sign(stranger, booking.reference)
-    result = tickets.verify(token, NOW)
+    result = tickets.verify(token, DOOR)
     assert result.status == ScanStatus.FORGED and "no ticket of ours" in result.message
 
 
-def test_reissue_makes_the_old_token_forged_and_the_new_one_valid(booking):
-    """A seat cancelled: the ticket gets version 2; the printed version-1 QR stops working."""
+def test_reissue_makes_the_old_token_replaced_and_the_new_one_valid(booking):
+    """A seat cancelled: the ticket gets version 2; the printed version-1 QR stops working and
+    says REPLACED (genuine but old, never forged) with the current ticket's seats."""
     old = booking.ticket.qr_payload
     ticket = cancel_seat(booking, "2B")
     assert ticket.version == 2 and ticket.qr_payload != old
     assert ticket.ticket_number == booking.ticket.ticket_number
-    stale = tickets.verify(old, NOW)
-    assert stale.status == ScanStatus.FORGED
+    stale = tickets.verify(old, DOOR)
+    assert stale.status == ScanStatus.REPLACED
     assert stale.message.startswith("This QR code was replaced when the booking changed")
-    fresh = tickets.verify(ticket.qr_payload, NOW)
+    assert "now has seats 2A Asha Rao." in stale.message
+    assert stale.seats == (("2A", "Asha Rao"),)
+    assert tickets.check_in(old, staff_id=uuid.uuid4(), now=DOOR).status == ScanStatus.REPLACED
+    fresh = tickets.verify(ticket.qr_payload, DOOR)
     assert fresh.status == ScanStatus.VALID
     assert "2A Asha Rao" in fresh.message and "Ravi" not in fresh.message
 
@@ -275,35 +297,35 @@ def test_a_cancelled_bookings_ticket_verifies_as_cancelled(booking):
     """Cancelling the whole booking reissues the ticket as cancelled."""
     ticket = cancel_seat(booking, "", whole=True)
     assert ticket.validity == TicketValidity.CANCELLED
-    result = tickets.verify(ticket.qr_payload, NOW)
+    result = tickets.verify(ticket.qr_payload, DOOR)
     assert result.status == ScanStatus.CANCELLED and "ABCD3467" in result.message
 
 
 def test_check_in_admits_once_then_says_used(booking, staff):
     """The first scan admits and writes an audit row; the second says when it was used."""
     token = booking.ticket.qr_payload
-    first = tickets.check_in(token, staff_id=staff.id, now=NOW)
+    first = tickets.check_in(token, staff_id=staff.id, now=DOOR)
     assert first.status == ScanStatus.VALID and first.message.startswith("Checked in")
     db.session.expire_all()
     ticket = db.session.get(Ticket, booking.ticket.id)
-    assert ticket.validity == TicketValidity.USED and ticket.used_at == NOW
+    assert ticket.validity == TicketValidity.USED and ticket.used_at == DOOR
     log = db.session.scalars(
         select(ActivityLog).where(ActivityLog.action_type == "ticket.checked_in")
     ).one()
     assert log.user_id == staff.id and log.entity_id == str(ticket.id)
     assert log.details["seats"] == ["2A", "2B"]
 
-    second = tickets.check_in(token, staff_id=staff.id, now=NOW + timedelta(minutes=5))
+    second = tickets.check_in(token, staff_id=staff.id, now=DOOR + timedelta(minutes=5))
     assert second.status == ScanStatus.USED
-    assert "Already checked in at 11:30 (5 min ago)" in second.message
-    assert tickets.verify(token, NOW).status == ScanStatus.USED
+    assert "Already checked in at 10:30 (5 min ago)" in second.message
+    assert tickets.verify(token, DOOR).status == ScanStatus.USED
 
 
 def test_check_in_refuses_forged_and_cancelled_tickets_without_changing_them(booking, staff):
     """Only a valid ticket changes state; a cancelled one stays cancelled."""
-    assert tickets.check_in("forged", staff_id=staff.id, now=NOW).status == ScanStatus.FORGED
+    assert tickets.check_in("forged", staff_id=staff.id, now=DOOR).status == ScanStatus.NOT_A_TICKET
     ticket = cancel_seat(booking, "", whole=True)
-    result = tickets.check_in(ticket.qr_payload, staff_id=staff.id, now=NOW)
+    result = tickets.check_in(ticket.qr_payload, staff_id=staff.id, now=DOOR)
     assert result.status == ScanStatus.CANCELLED
     db.session.expire_all()
     assert db.session.get(Ticket, ticket.id).validity == TicketValidity.CANCELLED
@@ -323,7 +345,7 @@ def test_two_scanners_at_once_admit_the_ticket_once(app, booking, staff):
     def scan():
         with app.app_context():
             start.wait()
-            outcomes.append(tickets.check_in(token, staff_id=staff_id, now=NOW).status)
+            outcomes.append(tickets.check_in(token, staff_id=staff_id, now=DOOR).status)
             db.session.remove()
 
     threads = [threading.Thread(target=scan) for _ in range(2)]
@@ -397,7 +419,7 @@ def test_the_pdf_ticket_carries_a_scannable_qr_and_the_trip(app_ctx):
     assert (round(width), round(height)) == (595, 842)  # A4 in points
 
     assert decode_qr(pdf_page_image(pdf)) == [ticket.qr_payload]
-    assert tickets.verify(ticket.qr_payload, NOW).status == ScanStatus.VALID
+    assert tickets.verify(ticket.qr_payload, DOOR).status == ScanStatus.VALID
 
     text = pdf_text(pdf)
     for expected in [

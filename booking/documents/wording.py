@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 
@@ -35,6 +36,21 @@ def seat_count(count: int) -> str:
 
 
 # What every template (pages, emails, documents) may use, registered once per environment.
+def checkin_state(row: Any, departed: bool) -> str:
+    """A manifest row's check-in state: 'checked in at 10:42', 'not yet', or 'no-show' once the
+    bus has left without the passenger being scanned."""
+    if row.checked_in_at is not None:
+        return f"checked in at {local_time(row.checked_in_at, '%H:%M')}"
+    return "no-show" if departed else "not yet"
+
+
+def no_shows_text(totals: Any) -> str:
+    """The no-show total: a number after departure; before it, nobody is a no-show yet."""
+    if totals.no_shows is None:
+        return f"not yet boarded ({totals.not_checked_in} to come)"
+    return str(totals.no_shows)
+
+
 FILTERS = {
     "money": money,
     "amount": amount,
@@ -44,5 +60,7 @@ FILTERS = {
     "duration": duration,
     "paid_by": paid_by_text,
     "seat_count": seat_count,
+    "checkin_state": checkin_state,
+    "no_shows": no_shows_text,
 }
 GLOBALS = {"cancellation_policy": cancellation_policy}

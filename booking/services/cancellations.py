@@ -36,12 +36,20 @@ from booking.models.enums import (
     RefundStatus,
     Role,
     ScheduleStatus,
+    TicketValidity,
 )
 from booking.services import audit, claims, events, holds, notifications, refunds, tickets
 from booking.services.errors import DomainError, NotFound
 from booking.services.refunds import account_email
 
 ZERO = Decimal("0.00")
+
+MESSAGES = {
+    "boarded": (
+        "This ticket was checked in at the bus door, so the booking can no longer be cancelled "
+        "online. Please speak to our counter staff."
+    ),
+}
 
 
 class CancelError(DomainError):
@@ -284,6 +292,9 @@ def _policy(booking: Booking, role: Role, now: datetime, operator: bool):
         select(Schedule.departure_at).where(Schedule.id == booking.schedule_id)
     )
     hours = (departure - now).total_seconds() / 3600
+    boarded = booking.ticket is not None and booking.ticket.validity == TicketValidity.USED
+    if boarded and role == Role.CUSTOMER:
+        return 0, "Checked in at the bus door.", MESSAGES["boarded"]
     if hours <= 0:
         return 0, "The bus has left.", "This bus has already left; it can no longer be cancelled."
     if hours > full_hours:

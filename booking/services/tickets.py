@@ -4,10 +4,11 @@ scanned code. The printable PDF is drawn in booking.documents.ticket_pdf."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -18,15 +19,42 @@ from sqlalchemy import inspect, select, update
 from booking.database import unit_of_work
 from booking.extensions import db
 from booking.formatting import local_time
-from booking.models import Booking, BookingSeat, Ticket
+from booking.models import ActivityLog, Booking, BookingSeat, Schedule, Ticket, User
 from booking.models.booking import REFERENCE_ALPHABET
 from booking.models.enums import BookingSeatStatus, BookingStatus, TicketValidity
 from booking.services import audit
-from booking.services.errors import DomainError
+from booking.services.errors import DomainError, NotFound
 
 QR_SALT = "ticket-qr"
 # A genuine token is about 100 characters; anything far longer is not worth decoding.
 MAX_TOKEN_LENGTH = 512
+CHECKED_IN = "ticket.checked_in"
+# What our tokens look like: base64url payload (a leading dot when compressed), a dot and the
+# base64url HMAC-SHA256 signature (32 bytes: 43 characters).
+TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+SIGNATURE_LENGTH = 43
+
+MESSAGES = {
+    "has_ticket": "Booking {reference} already has a ticket.",
+    "cancelled_no_ticket": "Booking {reference} is cancelled; it gets no ticket.",
+    "no_trip": "We could not find that trip.",
+    "not_a_ticket": "This is not a ticket's QR code. Scan the QR code printed on the ticket.",
+    "forged": "This QR code is not a genuine ticket: its signature does not match.",
+    "unknown": "This QR code names no ticket of ours.",
+    "cancelled": "Booking {reference} was cancelled.",
+    "cancelled_old": "Booking {reference} was cancelled (and this QR code is an older copy).",
+    "replaced": (
+        "This QR code was replaced when the booking changed; ask for the current ticket. "
+        "Booking {reference} now has {passengers}."
+    ),
+    "not_this_trip": "This ticket is for another trip: {trip}.",
+    "opens": ("Too early: check-in for {trip} opens at {opens} ({hours} h before departure)."),
+    "arrived": "This trip arrived at {arrived}; its tickets no longer board: {trip}.",
+    "used": "Already checked in at {at} ({minutes} min ago) by {by}: booking {reference}.",
+    "used_by_nobody": "Already checked in at {at} ({minutes} min ago): booking {reference}.",
+    "valid": "Valid: {summary}",
+    "checked_in": "Checked in: {summary}",
+}
 
 
 class TicketError(DomainError):
@@ -39,16 +67,45 @@ class ScanStatus(StrEnum):
     VALID = "valid"
     USED = "used"
     CANCELLED = "cancelled"
+    REPLACED = "replaced"
+    NOT_THIS_TRIP = "not_this_trip"
+    NOT_TODAY = "not_today"
     FORGED = "forged"
+    NOT_A_TICKET = "not_a_ticket"
+
+    @property
+    def label(self) -> str:
+        """The big words the door shows: 'VALID', 'ALREADY USED', 'NOT THIS TRIP'."""
+        return "ALREADY USED" if self is ScanStatus.USED else self.value.replace("_", " ").upper()
+
+    @property
+    def tone(self) -> str:
+        """ok (board), warn (look again) or bad (do not board): the colour of the answer."""
+        if self is ScanStatus.VALID:
+            return "ok"
+        if self in (ScanStatus.CANCELLED, ScanStatus.FORGED, ScanStatus.NOT_A_TICKET):
+            return "bad"
+        return "warn"
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The outcome of checking a QR code, with a message for the person at the bus door."""
+    """The outcome of checking a QR code, with a message for the person at the bus door.
+
+    ``seats`` are the (seat number, passenger name) pairs of the ticket's booked seats (of the
+    current ticket, for a replaced code); ``trip`` is the trip the scan was done for, if any.
+    """
 
     status: ScanStatus
     ticket: Ticket | None
     message: str
+    seats: tuple[tuple[str, str], ...] = ()
+    trip: Schedule | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The booking reference of the ticket, when the code named one of ours."""
+        return self.ticket.booking.reference if self.ticket is not None else None
 
 
 def _serializer() -> URLSafeSerializer:
@@ -77,9 +134,9 @@ def issue_ticket(booking: Booking, now: datetime) -> Ticket:
     :raise TicketError: when the booking already has a ticket or is cancelled.
     """
     if booking.ticket is not None:
-        raise TicketError(f"Booking {booking.reference} already has a ticket.")
+        raise TicketError(MESSAGES["has_ticket"].format(reference=booking.reference))
     if booking.status == BookingStatus.CANCELLED:
-        raise TicketError(f"Booking {booking.reference} is cancelled; it gets no ticket.")
+        raise TicketError(MESSAGES["cancelled_no_ticket"].format(reference=booking.reference))
     # The id is chosen here because the signed token has to name it before the row is flushed.
     ticket = Ticket(
         id=uuid.uuid4(),
@@ -133,65 +190,156 @@ def reissue_ticket(ticket: Ticket, now: datetime) -> Ticket:
     return ticket
 
 
-def _read_token(token: str) -> dict[str, Any] | None:
-    """The claims of a well-signed token, or None when it is forged or malformed."""
-    if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN_LENGTH:
-        return None
+def door_trip(schedule_id: uuid.UUID) -> Schedule:
+    """The trip a desk scans tickets for.
+
+    :raise NotFound: for an unknown trip.
+    """
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise NotFound(MESSAGES["no_trip"])
+    return schedule
+
+
+def _read_token(token: str) -> tuple[ScanStatus | None, dict[str, Any] | None]:
+    """(None, claims) for a well-signed token; (NOT_A_TICKET, None) for text that is not a token
+    at all (random text, a URL, too long); (FORGED, None) for a token whose signature fails."""
+    if not isinstance(token, str):
+        return ScanStatus.NOT_A_TICKET, None
     token = token.strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return ScanStatus.NOT_A_TICKET, None
     serializer = _serializer()
     try:
         claims = serializer.loads(token)
     except BadData:
-        return None
+        return (
+            ScanStatus.FORGED if _token_shaped(serializer, token) else ScanStatus.NOT_A_TICKET
+        ), None
     # base64 ignores the spare bits of a last character, so a few altered codes still decode to
     # the same signature; only the exact code we issued counts.
     if serializer.dumps(claims) != token:
-        return None
+        return ScanStatus.FORGED, None
     if (
         not isinstance(claims, dict)
         or not isinstance(claims.get("t"), str)
         or type(claims.get("v")) is not int
         or not isinstance(claims.get("r"), str)
     ):
-        return None
+        return ScanStatus.FORGED, None
     try:
         claims["t"] = uuid.UUID(hex=claims["t"])
     except ValueError:
-        return None
-    return claims
+        return ScanStatus.FORGED, None
+    return None, claims
 
 
-def verify(token: str, now: datetime) -> VerifyResult:
-    """Say whether a scanned QR code is a valid, used, cancelled or forged ticket (read-only)."""
-    claims = _read_token(token)
-    if claims is None:
-        return VerifyResult(ScanStatus.FORGED, None, "This QR code is not a genuine ticket.")
+def _token_shaped(serializer: URLSafeSerializer, token: str) -> bool:
+    """True when the text is built like one of our tokens, whatever its signature: base64 text,
+    a dot and base64 text, where the first part decodes to a JSON object or the second is as
+    long as our signatures. What fails then is the signature, so it is forged."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return False
+    if len(token.rsplit(".", 1)[1]) == SIGNATURE_LENGTH:
+        return True
+    try:
+        _signed, payload = serializer.loads_unsafe(token)
+    except (BadData, ValueError):  # whatever a scanner typed: then it is simply not a token
+        return False
+    return isinstance(payload, dict)
+
+
+def verify(token: str, now: datetime, schedule_id: uuid.UUID | None = None) -> VerifyResult:
+    """What a scan of ``token`` at the bus door answers now (read-only).
+
+    With ``schedule_id`` the scan is for that trip, and a ticket for another trip is
+    NOT_THIS_TRIP. A ticket boards from CHECKIN_OPENS_HOURS before departure until arrival;
+    outside that it is NOT_TODAY.
+
+    :raise NotFound: for an unknown ``schedule_id``.
+    """
+    trip = door_trip(schedule_id) if schedule_id is not None else None
+    problem, claims = _read_token(token)
+    if problem is not None:
+        return VerifyResult(problem, None, MESSAGES[problem.value], trip=trip)
     # populate_existing: a re-check after a lost race must see the row as now committed.
     ticket = db.session.scalar(
         select(Ticket).where(Ticket.id == claims["t"]).execution_options(populate_existing=True)
     )
-    if ticket is None or ticket.booking.reference != claims["r"]:
-        return VerifyResult(ScanStatus.FORGED, None, "This QR code names no ticket of ours.")
+    if ticket is None or ticket.booking.reference != claims["r"] or claims["v"] > ticket.version:
+        return VerifyResult(ScanStatus.FORGED, None, MESSAGES["unknown"], trip=trip)
     booking = ticket.booking
-    if claims["v"] != ticket.version:
-        return VerifyResult(
-            ScanStatus.FORGED,
-            ticket,
-            "This QR code was replaced when the booking changed; ask for the current ticket.",
-        )
+    seats = tuple((seat.seat_number, seat.passenger_name) for seat in _booked(booking))
+
+    def answer(status: ScanStatus, key: str, **fields: Any) -> VerifyResult:
+        message = MESSAGES[key].format(reference=booking.reference, **fields)
+        return VerifyResult(status, ticket, message, seats, trip)
+
+    older = claims["v"] < ticket.version
     if ticket.validity == TicketValidity.CANCELLED or booking.status == BookingStatus.CANCELLED:
-        return VerifyResult(
-            ScanStatus.CANCELLED, ticket, f"Booking {booking.reference} was cancelled."
-        )
+        return answer(ScanStatus.CANCELLED, "cancelled_old" if older else "cancelled")
+    if older:
+        return answer(ScanStatus.REPLACED, "replaced", passengers=_passengers(booking))
+    schedule = booking.schedule
+    if trip is not None and schedule.id != trip.id:
+        return answer(ScanStatus.NOT_THIS_TRIP, "not_this_trip", trip=_trip_name(schedule))
     if ticket.validity == TicketValidity.USED:
+        by = _checked_in_by(ticket)
         minutes = int((now - ticket.used_at).total_seconds() // 60) if ticket.used_at else 0
-        return VerifyResult(
+        return answer(
             ScanStatus.USED,
-            ticket,
-            f"Already checked in at {local_time(ticket.used_at, '%H:%M')} "
-            f"({minutes} min ago): booking {booking.reference}.",
+            "used" if by else "used_by_nobody",
+            at=local_time(ticket.used_at, "%H:%M"),
+            minutes=max(minutes, 0),
+            by=by,
         )
-    return VerifyResult(ScanStatus.VALID, ticket, f"Valid: {_boarding_summary(booking)}")
+    hours = current_app.config["CHECKIN_OPENS_HOURS"]
+    opens = schedule.departure_at - timedelta(hours=hours)
+    if now < opens:
+        return answer(
+            ScanStatus.NOT_TODAY,
+            "opens",
+            trip=_trip_name(schedule),
+            opens=local_time(opens, "%a %d %b, %H:%M"),
+            hours=hours,
+        )
+    if now >= schedule.arrival_at:
+        return answer(
+            ScanStatus.NOT_TODAY,
+            "arrived",
+            trip=_trip_name(schedule),
+            arrived=local_time(schedule.arrival_at, "%a %d %b, %H:%M"),
+        )
+    return answer(ScanStatus.VALID, "valid", summary=_boarding_summary(booking))
+
+
+def _trip_name(schedule: Schedule) -> str:
+    """'Mysuru to Chennai, departs 03 Dec 2026, 11:30': which trip a ticket is for."""
+    return f"{schedule.route.name}, departs {local_time(schedule.departure_at)}"
+
+
+def _passengers(booking: Booking) -> str:
+    """'2A Asha Rao, 2B Ravi Rao' (or 'no seats left')."""
+    booked = _booked(booking)
+    if not booked:
+        return "no seats left"
+    return "seats " + ", ".join(f"{seat.seat_number} {seat.passenger_name}" for seat in booked)
+
+
+def _checked_in_by(ticket: Ticket) -> str | None:
+    """The name of the staff member whose scan admitted the ticket (from its audit row)."""
+    staff = db.session.scalar(
+        select(User)
+        .join(ActivityLog, ActivityLog.user_id == User.id)
+        .where(
+            ActivityLog.entity_type == "ticket",
+            ActivityLog.entity_id == str(ticket.id),
+            ActivityLog.action_type == CHECKED_IN,
+        )
+        .order_by(ActivityLog.timestamp.desc())
+        .limit(1)
+    )
+    return staff.full_name if staff is not None else None
 
 
 def _boarding_summary(booking: Booking) -> str:
@@ -209,14 +357,18 @@ def _booked(booking: Booking) -> list[BookingSeat]:
     return [seat for seat in booking.seats if seat.status == BookingSeatStatus.BOOKED]
 
 
-def check_in(token: str, *, staff_id: uuid.UUID, now: datetime) -> VerifyResult:
+def check_in(
+    token: str, *, staff_id: uuid.UUID, now: datetime, schedule_id: uuid.UUID | None = None
+) -> VerifyResult:
     """Admit the ticket of a scanned QR code once: valid becomes used, in its own transaction.
 
     Returns status valid when this scan admitted the passengers, otherwise what verify found
-    (used, with when, for a second scan).
+    (used, with when and by whom, for a second scan).
+
+    :raise NotFound: for an unknown ``schedule_id``.
     """
     with unit_of_work():
-        result = verify(token, now)
+        result = verify(token, now, schedule_id)
         if result.status != ScanStatus.VALID:
             audit.log_event("ticket.check_in_refused", status=result.status, staff_id=staff_id)
             return result
@@ -233,18 +385,19 @@ def check_in(token: str, *, staff_id: uuid.UUID, now: datetime) -> VerifyResult:
             .execution_options(synchronize_session=False)
         ).rowcount
         if admitted != 1:
-            return verify(token, now)
+            return verify(token, now, schedule_id)
         db.session.expire(ticket, ["validity", "used_at", "updated_at"])
         booking = ticket.booking
         audit.record(
             "ticket",
             ticket.id,
-            "ticket.checked_in",
+            CHECKED_IN,
             actor_id=staff_id,
             at=now,
             booking_reference=booking.reference,
             version=ticket.version,
+            schedule_id=booking.schedule_id,
             seats=[seat.seat_number for seat in _booked(booking)],
         )
-        message = f"Checked in: {_boarding_summary(booking)}"
-    return VerifyResult(ScanStatus.VALID, ticket, message)
+        message = MESSAGES["checked_in"].format(summary=_boarding_summary(booking))
+    return VerifyResult(ScanStatus.VALID, ticket, message, result.seats, result.trip)

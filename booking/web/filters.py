@@ -11,6 +11,7 @@ from booking.documents.wording import FILTERS, GLOBALS
 from booking.formatting import money
 from booking.models import enums
 from booking.models.enums import SeatType
+from booking.services.tickets import ScanStatus
 
 # Every enum of booking.models.enums by its class name, so templates compare with members
 # ({% if payment.status == PaymentStatus.PENDING %}) rather than with strings.
@@ -54,4 +55,5 @@ def register(app: Flask) -> None:
             "operator_name": app.config["OPERATOR_NAME"],
             "installed_endpoints": app.view_functions,
             **TEMPLATE_ENUMS,
+            "ScanStatus": ScanStatus,
         }

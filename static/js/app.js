@@ -29,6 +29,18 @@
     if (main && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
   });
 
+  // ---- check-in at the bus door -------------------------------------------------------------
+  // Only the answer swaps: empty the scan field and put the cursor back for the next scan.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (!(form instanceof HTMLFormElement) || form.id !== "scan-form") return;
+    const field = form.querySelector('input[name="token"]');
+    if (field) {
+      field.value = "";
+      field.focus();
+    }
+  });
+
   // ---- search ----------------------------------------------------------------------------
   // Results swapped in place are not read out in full: a short status says what came back.
   document.addEventListener("htmx:afterSwap", (event) => {

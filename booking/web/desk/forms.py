@@ -1,5 +1,5 @@
 """The desk's forms: departures search, seat choice by typing, the walk-in's details and the
-payment, look-up, cancellation and the small action buttons."""
+payment, look-up, cancellation, the scan at the bus door and the small action buttons."""
 
 from __future__ import annotations
 
@@ -133,3 +133,19 @@ class DeskCancelForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button and its CSRF token (resend the ticket, drop a desk hold)."""
+
+
+class CheckInForm(FlaskForm):
+    """What the QR scanner typed (a keyboard wedge: the token, then Enter), and whether only to
+    look at the ticket without admitting anyone.
+
+    Any text is accepted: the ticket service says NOT A TICKET or FORGED for what is not a
+    genuine code.
+    """
+
+    token = StringField(
+        "Scan a ticket",
+        validators=[DataRequired("Scan or paste the QR code text of a ticket.")],
+        filters=[strip],
+    )
+    verify_only = BooleanField("Verify only (look without checking in)")
