@@ -32,7 +32,7 @@ def render_pdf(booking: Booking) -> bytes:
     if ticket is None:
         raise tickets.TicketError(f"Booking {booking.reference} has no ticket yet.")
     seats = [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
-    height = 150 + 9 * len(seats)
+    height = 132 + 7 * len(seats)
     pdf = FPDF(unit="mm", format=(WIDTH, height))
     operator = current_app.config["OPERATOR_NAME"]
     pdf.set_title(pdf_text(f"{operator} receipt {booking.reference}"))

@@ -22,6 +22,15 @@
       active.form.requestSubmit(active.form.querySelector(".desk-sell-button"));
       return;
     }
+    if (/^[1-9]$/.test(event.key) && active?.matches?.("[data-rows-by-digit]") && !active.value) {
+      // An empty find field: a digit is the row's key (no city or bus number starts with one).
+      const row = desk().querySelector(`[data-key="${event.key}"]`);
+      if (row) {
+        event.preventDefault();
+        row.click();
+      }
+      return;
+    }
     if (typing(active)) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     const target = desk().querySelector(`[data-key="${CSS.escape(key)}"]`);
