@@ -222,3 +222,56 @@ def test_two_sweeps_at_once_retire_each_of_a_thousand_lapsed_holds_once(race_app
         assert len(audited) == 1000 and set(audited.values()) == {1}
         assert set(db.session.scalars(select(Schedule.available_seats))) == {40}
         assert invariants.run_all() == []
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_clerk_and_twenty_customers_race_for_the_same_seats_one_wins_per_seat(race_app, round_):
+    """A walk-in's desk hold and 20 online customers want overlapping seats at the same instant:
+    every hold is all-or-nothing, one winner per seat, and each loser is told which seats went."""
+    from booking.models.enums import Channel, Role
+    from booking.services import desk
+    from tests.support import make_user
+
+    with race_app.app_context():
+        trip_id = make_trip().id
+        clerk = make_user(Role.STAFF).id
+        racers = customers(20)
+    pairs = [["3A", "3B"], ["3B", "3C"], ["3C", "3D"], ["3A", "3D"]]
+    wants = [pairs[n % 4] for n in range(len(racers))]
+    calls = [
+        lambda: desk.hold_for_walk_in(trip_id, clerk_id=clerk, typed="3A 3B", ticked=[], now=NOW).id
+    ] + [
+        (
+            lambda c=c, wanted=wanted: (
+                holds.hold_seats(
+                    customer_id=c, schedule_id=trip_id, seat_numbers=wanted, now=NOW
+                ).id
+            )
+        )
+        for c, wanted in zip(racers, wants, strict=True)
+    ]
+    order = list(range(len(calls)))
+    random.Random(round_).shuffle(order)
+    results = race(race_app, [calls[i] for i in order])
+    assert unexpected(results) == []
+    winners = [r for r in results if isinstance(r, uuid.UUID)]
+    losers = [r for r in results if isinstance(r, DomainError)]
+    assert 1 <= len(winners) <= 2 and len(winners) + len(losers) == 21
+    assert all(r.details.get("taken") or r.status in (409, 503) for r in losers)
+    with race_app.app_context():
+        claims = db.session.execute(
+            select(ReservationSeat.reservation_id, Seat.seat_number)
+            .join(Seat, Seat.id == ReservationSeat.seat_id)
+            .where(ReservationSeat.is_live)
+        ).all()
+        numbers = [n for _, n in claims]
+        assert len(numbers) == len(set(numbers))  # one winner per seat
+        per_hold = Counter(r for r, _ in claims)
+        assert set(per_hold) == set(winners) and all(v == 2 for v in per_hold.values())
+        channels = {
+            h.channel
+            for h in db.session.scalars(select(Reservation).where(Reservation.id.in_(winners)))
+        }
+        assert channels <= {Channel.DESK, Channel.ONLINE}
+        assert db.session.get(Schedule, trip_id).available_seats == 40 - len(numbers)
+        assert invariants.run_all() == []

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from booking.database import unit_of_work
 from booking.documents import calendar as trip_calendar
 from booking.documents import ticket_pdf, wording
+from booking.documents.ticket_pdf import MissingTicket
 from booking.extensions import db
 from booking.models import (
     ActivityLog,
@@ -451,7 +452,7 @@ def test_a_booking_without_a_ticket_has_no_pdf(booking):
     db.session.delete(booking.ticket)
     db.session.flush()
     db.session.expire(booking, ["ticket"])
-    with pytest.raises(TicketError, match="no ticket yet"):
+    with pytest.raises(MissingTicket, match="no ticket yet"):
         ticket_pdf.render_pdf(booking)
     db.session.rollback()
 

@@ -8,7 +8,6 @@ from flask import current_app
 from icalendar import Calendar, Event
 
 from booking.models import Booking
-from booking.services.bookings import booked_numbers
 
 
 def trip_event(booking: Booking, now: datetime) -> bytes:
@@ -24,7 +23,7 @@ def trip_event(booking: Booking, now: datetime) -> bytes:
     event.add("location", route.origin_city)
     event.add(
         "description",
-        f"Booking {booking.reference}, seats {', '.join(booked_numbers(booking))}, "
+        f"Booking {booking.reference}, seats {', '.join(booking.booked_numbers)}, "
         f"bus {schedule.bus.bus_number} ({schedule.bus.type_label}). "
         "Show the QR code of your ticket when boarding.",
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 from io import StringIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from booking.documents.wording import checkin_state
-from booking.services.manifests import Manifest
+
+if TYPE_CHECKING:
+    from booking.services.manifests import Manifest
 
 HEADER = (
     "group",

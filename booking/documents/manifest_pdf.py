@@ -4,6 +4,8 @@ check-in state, and the totals."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -12,7 +14,9 @@ from fpdf.fonts import FontFace
 from booking.documents.ticket_pdf import BRAND, INK, MUTED, PANEL, RULE, SUCCESS, pdf_text
 from booking.documents.wording import checkin_state, no_shows_text
 from booking.formatting import local_time
-from booking.services.manifests import Manifest
+
+if TYPE_CHECKING:
+    from booking.services.manifests import Manifest
 
 TIME_FORMAT = "%a %d %b %Y, %H:%M %Z"
 COLUMNS = (  # title, width in mm (the 186 mm between the margins), alignment

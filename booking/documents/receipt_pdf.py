@@ -10,13 +10,11 @@ from flask import current_app
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from booking.documents.ticket_pdf import pdf_text, qr_png
+from booking.documents.ticket_pdf import MissingTicket, pdf_text, qr_png
 from booking.documents.wording import paid_by_text
 from booking.extensions import db
 from booking.formatting import local_time, money
 from booking.models import Booking, User
-from booking.models.enums import BookingSeatStatus
-from booking.services import bookings, tickets
 
 WIDTH = 80  # mm: the paper roll
 MARGIN = 4  # mm each side: 72 mm printed, what 80 mm thermal printers print
@@ -26,12 +24,12 @@ QR_SIZE = 38
 def render_pdf(booking: Booking) -> bytes:
     """The booking's receipt; its height grows with the seats.
 
-    :raise tickets.TicketError: when the booking has no ticket yet.
+    :raise MissingTicket: when the booking has no ticket yet.
     """
     ticket = booking.ticket
     if ticket is None:
-        raise tickets.TicketError(f"Booking {booking.reference} has no ticket yet.")
-    seats = [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
+        raise MissingTicket(f"Booking {booking.reference} has no ticket yet.")
+    seats = booking.booked_seats
     height = 132 + 7 * len(seats)
     pdf = FPDF(unit="mm", format=(WIDTH, height))
     operator = current_app.config["OPERATOR_NAME"]
@@ -73,7 +71,7 @@ def render_pdf(booking: Booking) -> bytes:
     _amount_line(pdf, width, "Total (incl. GST)", money(booking.total_amount), bold=True)
     if booking.refunded_amount:
         _amount_line(pdf, width, "Refunded", money(booking.refunded_amount))
-    line(f"Paid: {paid_by_text(bookings.settled_payments(booking)) or 'complimentary'}", 8)
+    line(f"Paid: {paid_by_text(booking.settled_payments) or 'complimentary'}", 8)
     line(f"Contact: {booking.contact_name}, {booking.contact_phone}", 8)
     clerk = db.session.get(User, booking.sold_by_id) if booking.sold_by_id else None
     sold = f"Sold {local_time(booking.confirmed_at, '%d %b %Y %H:%M')}"

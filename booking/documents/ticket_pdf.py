@@ -20,9 +20,12 @@ from booking.extensions import db
 from booking.formatting import duration, local_time, money
 from booking.models import Booking, PromoCode, Ticket
 from booking.models.enums import BookingSeatStatus, BookingStatus, TicketValidity
-from booking.services import bookings, tickets
 
 TIME_FORMAT = "%a %d %b %Y, %H:%M %Z"
+
+
+class MissingTicket(ValueError):
+    """A document that needs the ticket was asked for a booking without one."""
 
 
 def qr_png(token: str) -> bytes:
@@ -104,11 +107,11 @@ class _TicketPDF(FPDF):
 def render_pdf(booking: Booking) -> bytes:
     """The booking's printable A4 ticket.
 
-    :raise tickets.TicketError: when the booking has no ticket yet.
+    :raise MissingTicket: when the booking has no ticket yet.
     """
     ticket = booking.ticket
     if ticket is None:
-        raise tickets.TicketError(f"Booking {booking.reference} has no ticket yet.")
+        raise MissingTicket(f"Booking {booking.reference} has no ticket yet.")
     operator = current_app.config["OPERATOR_NAME"]
     pdf = _TicketPDF(
         pdf_text(
@@ -207,7 +210,7 @@ def _status_line(booking: Booking, ticket: Ticket) -> tuple[str, tuple[int, int,
         return "CANCELLED - this ticket is not valid for travel", ALERT
     if ticket.validity == TicketValidity.USED:
         return f"Checked in {local_time(ticket.used_at, TIME_FORMAT)}", MUTED
-    cancelled = len(booking.seats) - len(bookings.booked_numbers(booking))
+    cancelled = len(booking.seats) - len(booking.booked_numbers)
     if cancelled:
         return f"CONFIRMED ({cancelled} of {len(booking.seats)} seats cancelled)", SUCCESS
     return "CONFIRMED", SUCCESS
@@ -252,7 +255,7 @@ def _draw_journey(pdf: FPDF, booking: Booking) -> None:
         ("JOURNEY TIME", duration(schedule.duration_minutes)),
         ("BUS", schedule.bus.bus_number),
         ("BUS TYPE", schedule.bus.type_label),
-        ("SEATS", ", ".join(bookings.booked_numbers(booking)) or "All cancelled"),
+        ("SEATS", ", ".join(booking.booked_numbers) or "All cancelled"),
     ]
     for row_start in (0, 3):
         y = pdf.get_y() + 2
@@ -345,7 +348,7 @@ def _draw_fare(pdf: FPDF, booking: Booking) -> None:
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
-    paid_by = paid_by_text(bookings.settled_payments(booking))
+    paid_by = paid_by_text(booking.settled_payments)
     if paid_by:
         pdf.set_font("Helvetica", "", 9)
         pdf.set_text_color(*MUTED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,6 +18,7 @@ from booking.models.enums import (
     BookingStatus,
     Channel,
     Gender,
+    PaymentStatus,
     RefundMode,
     RefundStatus,
     TicketValidity,
@@ -24,6 +26,11 @@ from booking.models.enums import (
 from booking.models.hold import Reservation
 from booking.models.schedule import Schedule, Seat
 from booking.orm import IdMixin, TimestampMixin
+
+if TYPE_CHECKING:
+    from booking.models.payment import Payment
+
+SETTLED = (PaymentStatus.COMPLETED, PaymentStatus.REFUNDED)
 
 # Upper-case letters and digits without look-alikes (no 0/O, 1/I/L, 2/Z, 5/S, 8/B).
 REFERENCE_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
@@ -79,6 +86,24 @@ class Booking(IdMixin, TimestampMixin, db.Model):
     cancellations: Mapped[list[Cancellation]] = relationship(
         back_populates="booking", order_by="Cancellation.created_at"
     )
+    payments: Mapped[list[Payment]] = relationship(
+        primaryjoin="Payment.booking_id == Booking.id", viewonly=True, order_by="Payment.created_at"
+    )
+
+    @property
+    def booked_seats(self) -> list[BookingSeat]:
+        """The seats still booked (not cancelled), in seat-number order."""
+        return [seat for seat in self.seats if seat.status == BookingSeatStatus.BOOKED]
+
+    @property
+    def booked_numbers(self) -> list[str]:
+        """The seat numbers still booked."""
+        return [seat.seat_number for seat in self.booked_seats]
+
+    @property
+    def settled_payments(self) -> list[Payment]:
+        """The payments that paid for the booking (refunded ones included), oldest first."""
+        return [p for p in self.payments if p.status in SETTLED]
 
 
 class BookingSeat(IdMixin, TimestampMixin, db.Model):

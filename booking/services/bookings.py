@@ -25,7 +25,6 @@ from booking.models import Booking, BookingSeat, Payment, Reservation, Schedule,
 from booking.models.booking import REFERENCE_ALPHABET
 from booking.models.enums import (
     BookingPaymentStatus,
-    BookingSeatStatus,
     BookingStatus,
     HoldStatus,
     PaymentMethod,
@@ -323,22 +322,3 @@ def booking_for(reference: str, viewer: User) -> Booking:
     if booking is None or (viewer.role == Role.CUSTOMER and booking.user_id != viewer.id):
         raise NotFound(MESSAGES["not_found"])
     return booking
-
-
-def booked_numbers(booking: Booking) -> list[str]:
-    """The seat numbers still booked."""
-    return [s.seat_number for s in booking.seats if s.status == BookingSeatStatus.BOOKED]
-
-
-def settled_payments(booking: Booking) -> list[Payment]:
-    """The payments that paid for the booking (refunded ones included), oldest first."""
-    return list(
-        db.session.scalars(
-            select(Payment)
-            .where(
-                Payment.booking_id == booking.id,
-                Payment.status.in_([PaymentStatus.COMPLETED, PaymentStatus.REFUNDED]),
-            )
-            .order_by(Payment.created_at)
-        )
-    )

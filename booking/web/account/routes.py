@@ -35,7 +35,7 @@ def _cancel_form(booking, formdata=None) -> CancelForm:
     (CancelForm.validate_choice).
     """
     form = CancelForm(formdata or None)
-    form.seats.choices = {n: n for n in bookings.booked_numbers(booking)}
+    form.seats.choices = {n: n for n in booking.booked_numbers}
     if booking.user_id is None:
         form.refund_mode.choices = {"original": "Cash at the desk / original method"}
         form.refund_mode.data = "original"
@@ -58,7 +58,7 @@ def booking(reference: str):
         booking=found,
         form=form,
         preview=preview,
-        payments=bookings.settled_payments(found),
+        payments=found.settled_payments,
         new=request.args.get("new") == "1",
     )
 

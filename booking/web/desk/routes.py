@@ -236,7 +236,7 @@ def booking(reference: str):
         "desk/booking.html",
         "desk/_booking.html",
         booking=found,
-        payments=bookings.settled_payments(found),
+        payments=found.settled_payments,
         action_form=ActionForm(),
         sold=request.args.get("sold") == "1",
         can_cancel=found.status == BookingStatus.CONFIRMED,
@@ -297,7 +297,7 @@ def _cancel_page(found, form: DeskCancelForm, error=None, status=200):
         form=form,
         preview=preview,
         error=error,
-        booked=bookings.booked_numbers(found),
+        booked=found.booked_numbers,
     )
 
 
@@ -308,7 +308,7 @@ def cancel(reference: str):
     found = bookings.booking_for(reference, current_user)
     form = DeskCancelForm(request.args, meta={"csrf": False}) if request.args else DeskCancelForm()
     if not form.seats.data:
-        form.seats.data = bookings.booked_numbers(found)
+        form.seats.data = found.booked_numbers
     if found.user_id is None:
         form.refund_mode.data = RefundMode.ORIGINAL.value
     return _cancel_page(found, form)
