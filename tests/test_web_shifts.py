@@ -141,3 +141,16 @@ def test_flask_users_station_sets_a_staff_members_home_station(runner, app):
     assert refused.exit_code == 1 and "No staff member" in refused.output
     with app.app_context():
         assert shifts.open_shift(clerk_id, Decimal("0"), utcnow()).station == "Mysuru"
+
+
+def test_the_admin_dashboard_flags_a_shift_left_open_overnight(client, app, auth):
+    with app.app_context():
+        clerk = make_user(Role.STAFF, first_name="Nightowl", now=utcnow() - timedelta(days=2))
+        shifts.open_shift(clerk.id, Decimal("300.00"), utcnow() - timedelta(days=1), station="Pune")
+        today = make_user(Role.STAFF, first_name="Earlybird", now=utcnow())
+        shifts.open_shift(today.id, Decimal("100.00"), utcnow())
+    sign_in_as(app, auth, Role.ADMIN)
+    page = words(client.get("/admin"))
+    assert "Shifts left open overnight" in page
+    assert "Nightowl" in page and "at Pune" in page and "Rs 300.00" in page
+    assert "Earlybird" not in page

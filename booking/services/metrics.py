@@ -10,11 +10,13 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule
 from booking.models.enums import BookingStatus, HoldStatus, ScheduleStatus
+from booking.services import shifts
 from booking.services.catalog import local_day_bounds, local_today
 
 
 def dashboard(now: datetime) -> dict:
-    """Today's trips, live holds, and today's bookings and takings (operator's day)."""
+    """Today's trips, live holds, today's bookings and takings (operator's day), and the
+    counter shifts left open since before today."""
     start, end = local_day_bounds(local_today(now))
     trips_today = db.session.scalar(
         select(func.count())
@@ -44,6 +46,9 @@ def dashboard(now: datetime) -> dict:
         "live_holds": live_holds,
         "bookings_today": bookings_today,
         "takings_today": Decimal(takings_today),
+        "shifts_open_overnight": [
+            row for row in shifts.shifts_for_admin(now, open_only=True) if row.open_overnight
+        ],
     }
 
 
