@@ -11,7 +11,16 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from booking.documents.ticket_pdf import BRAND, INK, MUTED, PANEL, RULE, SUCCESS, pdf_text
+from booking.documents.ticket_pdf import (
+    BRAND,
+    INK,
+    MUTED,
+    PANEL,
+    RULE,
+    SUCCESS,
+    FooterPDF,
+    pdf_text,
+)
 from booking.documents.wording import checkin_state, no_shows_text
 from booking.formatting import local_time
 
@@ -31,30 +40,13 @@ COLUMNS = (  # title, width in mm (the 186 mm between the margins), alignment
 )
 
 
-class _ManifestPDF(FPDF):
-    """A4 pages with the trip and page number at the foot of each."""
-
-    def __init__(self, footer_text: str):
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.footer_text = footer_text
-
-    def footer(self) -> None:
-        """The trip and 'page n of m' at the bottom of every page."""
-        self.set_y(-14)
-        self.set_draw_color(*RULE)
-        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
-        self.set_font("Helvetica", "", 7.5)
-        self.set_text_color(*MUTED)
-        self.cell(0, 6, self.footer_text, align="L")
-        self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="R")
-
-
 def render_pdf(manifest: Manifest) -> bytes:
     """The manifest as A4 pages."""
     operator = current_app.config["OPERATOR_NAME"]
     departs = local_time(manifest.departure_at, TIME_FORMAT)
-    pdf = _ManifestPDF(
-        pdf_text(f"{operator} - manifest, {manifest.route_name}, {departs}, {manifest.bus_number}")
+    pdf = FooterPDF(
+        pdf_text(f"{operator} - manifest, {manifest.route_name}, {departs}, {manifest.bus_number}"),
+        page_numbers=True,
     )
     pdf.set_title(pdf_text(f"Manifest {manifest.route_name} {departs}"))
     pdf.set_author(pdf_text(operator))

@@ -87,12 +87,14 @@ ALERT = (176, 42, 55)
 SUCCESS = (25, 135, 84)
 
 
-class _TicketPDF(FPDF):
-    """An A4 page with the operator's footer on it."""
+class FooterPDF(FPDF):
+    """A4 pages with a rule and a line of small print at the foot of each; ``page_numbers``
+    adds 'Page n of m' on the right (the small print then sits on the left)."""
 
-    def __init__(self, footer_text: str):
+    def __init__(self, footer_text: str, page_numbers: bool = False):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.footer_text = footer_text
+        self.page_numbers = page_numbers
 
     def footer(self) -> None:
         """The small print at the bottom of every page."""
@@ -101,7 +103,9 @@ class _TicketPDF(FPDF):
         self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
         self.set_font("Helvetica", "", 7.5)
         self.set_text_color(*MUTED)
-        self.cell(0, 6, self.footer_text, align="C")
+        self.cell(0, 6, self.footer_text, align="L" if self.page_numbers else "C")
+        if self.page_numbers:
+            self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="R")
 
 
 def render_pdf(booking: Booking) -> bytes:
@@ -113,7 +117,7 @@ def render_pdf(booking: Booking) -> bytes:
     if ticket is None:
         raise MissingTicket(f"Booking {booking.reference} has no ticket yet.")
     operator = current_app.config["OPERATOR_NAME"]
-    pdf = _TicketPDF(
+    pdf = FooterPDF(
         pdf_text(
             f"{operator} - ticket {ticket.ticket_number}. Only the latest copy of this ticket "
             "is valid: its QR code changes when the booking changes."

@@ -21,6 +21,26 @@ from booking.models.enums import GATEWAY_METHODS
 from booking.services.details import CheckoutDetails, Passenger
 
 
+def details_of(form) -> CheckoutDetails:
+    """A checkout or desk form's passengers, contact and promo code, as the payment service
+    takes them (a missing age is -1, which the service's checks refuse with a message)."""
+    return CheckoutDetails(
+        passengers=tuple(
+            Passenger(
+                seat_number=entry.form.seat_number.data,
+                name=entry.form.name.data or "",
+                age=entry.form.age.data if entry.form.age.data is not None else -1,
+                gender=entry.form.gender.data or "",
+            )
+            for entry in form.passengers
+        ),
+        contact_name=form.contact_name.data or "",
+        contact_phone=form.contact_phone.data or "",
+        contact_email=(form.contact_email.data or "").strip() or None,
+        promo_code=(form.promo_code.data or "").strip() or None,
+    )
+
+
 class PassengerForm(Form):
     """The traveller in one seat."""
 
@@ -66,21 +86,7 @@ class CheckoutForm(FlaskForm):
 
     def details(self) -> CheckoutDetails:
         """The form's data as the payment service takes it."""
-        return CheckoutDetails(
-            passengers=tuple(
-                Passenger(
-                    seat_number=entry.form.seat_number.data,
-                    name=entry.form.name.data or "",
-                    age=entry.form.age.data if entry.form.age.data is not None else -1,
-                    gender=entry.form.gender.data or "",
-                )
-                for entry in self.passengers
-            ),
-            contact_name=self.contact_name.data or "",
-            contact_phone=self.contact_phone.data or "",
-            contact_email=(self.contact_email.data or "").strip() or None,
-            promo_code=(self.promo_code.data or "").strip() or None,
-        )
+        return details_of(self)
 
 
 class HoldActionForm(FlaskForm):

@@ -20,8 +20,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from booking.models.enums import PaymentMethod, RefundMode
-from booking.services.details import CheckoutDetails, Passenger
-from booking.web.checkout.forms import PassengerForm
+from booking.services.details import CheckoutDetails
+from booking.web.checkout.forms import PassengerForm, details_of
 from booking.web.forms import strip
 
 DESK_METHODS = {
@@ -90,21 +90,7 @@ class DeskSaleForm(FlaskForm):
 
     def details(self) -> CheckoutDetails:
         """The form's data as the payment service takes it."""
-        return CheckoutDetails(
-            passengers=tuple(
-                Passenger(
-                    seat_number=entry.form.seat_number.data,
-                    name=entry.form.name.data or "",
-                    age=entry.form.age.data if entry.form.age.data is not None else -1,
-                    gender=entry.form.gender.data or "",
-                )
-                for entry in self.passengers
-            ),
-            contact_name=self.contact_name.data or "",
-            contact_phone=self.contact_phone.data or "",
-            contact_email=self.contact_email.data or None,
-            promo_code=self.promo_code.data or None,
-        )
+        return details_of(self)
 
 
 class LookupForm(FlaskForm):
