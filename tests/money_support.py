@@ -24,7 +24,7 @@ from booking.models import (
     WalletTransaction,
 )
 from booking.models.enums import LedgerKind, PaymentMethod, PromoKind
-from booking.services import holds, invariants, payments, shifts, webhooks
+from booking.services import desk_sales, holds, invariants, payments, shifts, webhooks
 from booking.services.details import CheckoutDetails, Passenger
 from tests.support import NOW
 
@@ -79,7 +79,7 @@ def open_shift(clerk_id, opening_float: Decimal | str = "500.00", now: datetime 
 def cash_sale(clerk_id, trip_id, seats, now: datetime = NOW, **kw):
     """A walk-in's seats held and sold for cash by the clerk; returns the booking."""
     hold_id = desk_hold(clerk_id, trip_id, seats, now=now)
-    return payments.sell_at_desk(
+    return desk_sales.sell_at_desk(
         hold_id=hold_id,
         clerk_id=clerk_id,
         details=details(seats),

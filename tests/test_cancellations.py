@@ -37,7 +37,7 @@ from booking.models.enums import (
     TicketValidity,
 )
 from booking.orm import utcnow
-from booking.services import bookings, cancellations, holds, payments, tickets
+from booking.services import bookings, cancellations, desk_sales, holds, tickets
 from booking.services.cancellations import CancelError, CancelRefused
 from booking.services.errors import NotFound
 from booking.services.holds import HoldError
@@ -381,7 +381,7 @@ def test_a_walk_in_is_refunded_to_the_original_method_only(trip):
     clerk = make_user(Role.STAFF)
     open_shift(clerk.id)
     hold_id = desk_hold(clerk.id, trip.id, ["5A"])
-    booking = payments.sell_at_desk(
+    booking = desk_sales.sell_at_desk(
         hold_id=hold_id, clerk_id=clerk.id, details=details(["5A"]), now=NOW + MIN
     )
     with pytest.raises(CancelError, match="no wallet"):
@@ -450,7 +450,7 @@ def test_cancelling_a_trip_refunds_every_booking_in_full_and_releases_every_hold
     clerk = make_user(Role.STAFF)
     open_shift(clerk.id)
     desk_hold_id = desk_hold(clerk.id, trip.id, ["5A"])
-    cash_booking = payments.sell_at_desk(
+    cash_booking = desk_sales.sell_at_desk(
         hold_id=desk_hold_id, clerk_id=clerk.id, details=details(["5A"]), now=NOW + MIN
     ).id
     live_hold = hold(make_user().id, trip.id, ["6A", "6B"], now=DEPARTURE - 4 * HOUR)

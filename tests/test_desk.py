@@ -16,7 +16,7 @@ from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule
 from booking.models.enums import Channel, HoldStatus, Role
 from booking.orm import utcnow
-from booking.services import catalog, desk, holds, payments, shifts, tickets
+from booking.services import catalog, desk, desk_sales, holds, shifts, tickets
 from booking.services.desk import DeskError
 from booking.services.holds import HoldError
 from tests.money_support import details, hold, open_shift
@@ -103,7 +103,7 @@ def _sold(trip, clerk, seats=("2A",), **kw) -> Booking:
     made = desk.hold_for_walk_in(
         trip.id, clerk_id=clerk.id, typed=" ".join(seats), ticked=[], now=NOW
     )
-    return payments.sell_at_desk(
+    return desk_sales.sell_at_desk(
         hold_id=made.id,
         clerk_id=clerk.id,
         details=details(list(seats), **kw),
@@ -391,7 +391,7 @@ def _sold_now(trip, clerk, seats=("2A",)) -> Booking:
     made = desk.hold_for_walk_in(
         trip.id, clerk_id=clerk.id, typed=" ".join(seats), ticked=[], now=now
     )
-    return payments.sell_at_desk(
+    return desk_sales.sell_at_desk(
         hold_id=made.id,
         clerk_id=clerk.id,
         details=details(list(seats)),

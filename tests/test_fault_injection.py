@@ -17,8 +17,8 @@ from booking.services import (
     bookings,
     cancellations,
     claims,
+    desk_sales,
     notifications,
-    payments,
     tickets,
     wallet,
 )
@@ -161,7 +161,7 @@ def test_a_fault_in_a_desk_cash_sale_leaves_every_table_as_it_was(trip, monkeypa
     assert_fault_changes_nothing(
         monkeypatch,
         plant,
-        lambda: payments.sell_at_desk(
+        lambda: desk_sales.sell_at_desk(
             hold_id=hold_id, clerk_id=clerk.id, details=details(["5A"]), now=NOW + MIN
         ),
     )

@@ -44,7 +44,7 @@ from booking.models.enums import (
     ScheduleStatus,
     SeatStatus,
 )
-from booking.services import cancellations, holds, invariants, payments, shifts, sweep
+from booking.services import cancellations, desk_sales, holds, invariants, payments, shifts, sweep
 from booking.services.errors import DomainError
 from tests.money_support import deliver, desk_hold, details, hold
 from tests.support import NOW, make_trip, make_user
@@ -188,7 +188,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def desk_cash_sale(self, seats):
         with suppress(DomainError):
             hold_id = desk_hold(self.clerk, self.trip_id, seats, now=self.now)
-            booking = payments.sell_at_desk(
+            booking = desk_sales.sell_at_desk(
                 hold_id=hold_id,
                 clerk_id=self.clerk,
                 details=details(holds_seat_numbers(hold_id)),

@@ -24,7 +24,7 @@ from booking.models.enums import (
     Role,
     SeatStatus,
 )
-from booking.services import payments, tickets
+from booking.services import desk_sales, payments, tickets
 from booking.services.details import CheckoutDetails, Passenger, PaymentError
 from booking.services.errors import NotFound
 from booking.services.payments import ProgressState
@@ -450,7 +450,7 @@ def clerk(app_ctx):
 def test_desk_cash_sale_books_a_walk_in_with_one_cash_payment(trip, clerk):
     """The clerk takes cash: a desk booking with no account, one completed cash payment."""
     hold_id = desk_hold(clerk.id, trip.id, ["5A"])
-    booking = payments.sell_at_desk(
+    booking = desk_sales.sell_at_desk(
         hold_id=hold_id,
         clerk_id=clerk.id,
         details=details(["5A"], contact_email=None),
@@ -474,7 +474,7 @@ def test_desk_cash_sale_books_a_walk_in_with_one_cash_payment(trip, clerk):
 def test_admin_complimentary_ticket_costs_nothing_and_has_no_payment(trip, admin):
     """A complimentary ticket: the whole fare discounted, no tax, total 0, no payment rows."""
     hold_id = desk_hold(admin.id, trip.id, ["5A", "5B"])
-    booking = payments.sell_at_desk(
+    booking = desk_sales.sell_at_desk(
         hold_id=hold_id,
         clerk_id=admin.id,
         details=details(["5A", "5B"]),
@@ -498,7 +498,7 @@ def test_complimentary_needs_an_admin_and_a_reason(trip, clerk, admin, who, reas
     actor = clerk if who == "clerk" else admin
     hold_id = desk_hold(actor.id, trip.id, ["5A"])
     refused(
-        payments.sell_at_desk,
+        desk_sales.sell_at_desk,
         hold_id=hold_id,
         clerk_id=actor.id,
         details=details(["5A"]),
@@ -512,7 +512,7 @@ def test_a_customer_cannot_sell_at_the_desk(trip, asha):
     """Desk sales are for staff and admins."""
     hold_id = hold(asha.id, trip.id, ["5A"])
     refused(
-        payments.sell_at_desk,
+        desk_sales.sell_at_desk,
         hold_id=hold_id,
         clerk_id=asha.id,
         details=details(["5A"]),

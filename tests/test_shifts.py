@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from booking.extensions import db
 from booking.models import ActivityLog, Payment, Shift, ShiftMovement
 from booking.models.enums import MovementKind, PaymentMethod, PaymentStatus, RefundMode, Role
-from booking.services import cancellations, payments, shifts
+from booking.services import cancellations, desk_sales, shifts
 from booking.services.details import PaymentError
 from booking.services.errors import DomainError, NotFound
 from booking.services.shifts import ShiftError
@@ -57,7 +57,7 @@ def movements(shift_id) -> list[tuple[MovementKind, Decimal]]:
 def sell(clerk_id, trip_id, seats, **kw):
     """Hold and sell at the desk at NOW + 1 min."""
     hold_id = desk_hold(clerk_id, trip_id, seats)
-    return hold_id, lambda: payments.sell_at_desk(
+    return hold_id, lambda: desk_sales.sell_at_desk(
         hold_id=hold_id, clerk_id=clerk_id, details=details(seats), now=NOW + MIN, **kw
     )
 
@@ -157,7 +157,7 @@ def test_cash_tendered_below_the_total_is_refused_and_changes_nothing(trip, cler
     assert refusal.value.details["errors"]["tendered"]
     assert table_snapshot() == before
     assert shifts.drawer_total(shift.id) == FLOAT
-    enough = payments.sell_at_desk(
+    enough = desk_sales.sell_at_desk(
         hold_id=hold_id,
         clerk_id=clerk.id,
         details=details(["5A"]),
@@ -169,11 +169,11 @@ def test_cash_tendered_below_the_total_is_refused_and_changes_nothing(trip, cler
 
 
 def test_change_due_is_what_is_handed_back(app_ctx):
-    assert payments.change_due(Decimal("525.00"), Decimal("600.00")) == Decimal("75.00")
-    assert payments.change_due(Decimal("525.00"), Decimal("525.00")) == Decimal("0.00")
-    assert payments.change_due(Decimal("525.00"), None) == Decimal("0.00")
+    assert desk_sales.change_due(Decimal("525.00"), Decimal("600.00")) == Decimal("75.00")
+    assert desk_sales.change_due(Decimal("525.00"), Decimal("525.00")) == Decimal("0.00")
+    assert desk_sales.change_due(Decimal("525.00"), None) == Decimal("0.00")
     with pytest.raises(PaymentError, match="less than the total"):
-        payments.change_due(Decimal("525.00"), Decimal("524.99"))
+        desk_sales.change_due(Decimal("525.00"), Decimal("524.99"))
 
 
 @pytest.mark.parametrize("reference", [None, "", "   "])

@@ -45,6 +45,14 @@ from booking.services.refunds import account_email
 ZERO = Decimal("0.00")
 
 MESSAGES = {
+    "not_found": "We could not find that booking.",
+    "trip_not_found": "We could not find that trip.",
+    "no_wallet": "A walk-in booking has no wallet; refund to the original method.",
+    "trip_reason": "Give a reason for cancelling the trip; passengers will read it.",
+    "trip_left": "This trip has already left; it cannot be cancelled.",
+    "not_booked": "Seats {seats} are not booked on this booking.",
+    "none_chosen": "Choose at least one booked seat to cancel.",
+    "bus_left": "This bus has already left; it can no longer be cancelled.",
     "boarded": (
         "This ticket was checked in at the bus door, so the booking can no longer be cancelled "
         "online. Please speak to our counter staff."
@@ -136,17 +144,7 @@ def cancel_booking(
 def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator):
     """One attempt at cancel_booking."""
     with unit_of_work() as session:
-        actor = session.get(User, actor_id)
-        booking = session.scalar(
-            select(Booking)
-            .where(Booking.id == booking_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if booking is None or actor is None:
-            raise NotFound("We could not find that booking.")
-        if actor.role == Role.CUSTOMER and booking.user_id != actor.id:
-            raise NotFound("We could not find that booking.")
+        actor, booking = _locked_booking(session, booking_id, actor_id)
         preview = refund_preview(
             booking, seat_numbers, actor_role=actor.role, now=now, operator=operator
         )
@@ -154,73 +152,106 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
             raise CancelRefused(preview.refusal, preview=preview)
         mode = refund_mode or (RefundMode.WALLET if booking.user_id else RefundMode.ORIGINAL)
         if mode == RefundMode.WALLET and booking.user_id is None:
-            raise CancelError("A walk-in booking has no wallet; refund to the original method.")
-
-        chosen = _chosen(
-            [s for s in booking.seats if s.status == BookingSeatStatus.BOOKED], seat_numbers
-        )
-        cancellation = Cancellation(
-            id=uuid.uuid4(),
-            booking_id=booking.id,
-            cancelled_by_id=actor.id,
-            reason=(reason or "").strip()[:500] or None,
-            refund_percent=preview.percent,
-            refund_amount=preview.amount,
-            refund_mode=mode,
-            refund_status=RefundStatus.PROCESSED,
-            processed_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(cancellation)
-        session.flush()
+            raise CancelError(MESSAGES["no_wallet"])
+        chosen = _chosen(booking.booked_seats, seat_numbers)
+        cancellation = _new_cancellation(session, booking, actor, reason, preview, mode, now)
         if preview.amount > 0:
             owed = refunds.pay_back(booking, preview.amount, mode, now, actor.id, operator=operator)
             if owed > 0:  # cash the operator owes a walk-in: paid out later at the counter
                 cancellation.refund_status = RefundStatus.PENDING
                 cancellation.processed_at = None
-        seat_ids = [s.seat_id for s in chosen]
         for booked_seat in chosen:
             booked_seat.status = BookingSeatStatus.CANCELLED
             booked_seat.cancellation_id = cancellation.id
+        seat_ids = [s.seat_id for s in chosen]
         claims.free(session, booking.reservation_id, booking.schedule_id, seat_ids, now)
-        booking.refunded_amount += preview.amount
-        booking.payment_status = _payment_status(booking)
-        whole = all(s.status == BookingSeatStatus.CANCELLED for s in booking.seats)
-        if whole:
-            booking.status = BookingStatus.CANCELLED
-        booking.updated_at = now
+        whole = _settle(booking, preview.amount, now)
         tickets.reissue_ticket(booking.ticket, now)
-        audit.record(
-            "booking",
-            booking.id,
-            "booking.cancelled" if whole else "booking.seats_cancelled",
-            actor_id=actor.id,
-            at=now,
-            reference=booking.reference,
-            seats=list(preview.seat_numbers),
-            refund=preview.amount,
-            percent=preview.percent,
-            mode=mode,
-            rule=preview.rule,
-            reason=cancellation.reason,
-        )
-        notifications.queue(
-            kind="booking_cancelled",
-            to=booking.contact_email or account_email(booking.user_id),
-            context={"booking": booking, "preview": preview, "mode": mode, "whole": whole},
-            now=now,
-            booking_id=booking.id,
-            attach_ticket=not whole,
-        )
-        events.announce(
-            events.booking_cancelled,
-            booking.id,
-            reference=booking.reference,
-            schedule_id=booking.schedule_id,
-            seats=list(preview.seat_numbers),
-        )
+        _record_cancelled(booking, cancellation, actor, preview, mode, whole, now)
     return cancellation
+
+
+def _locked_booking(session, booking_id, actor_id) -> tuple[User, Booking]:
+    """The acting user and the booking, locked.
+
+    :raise NotFound: unknown booking or actor, or a customer's cancel of someone else's.
+    """
+    actor = session.get(User, actor_id)
+    booking = session.scalar(
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if booking is None or actor is None:
+        raise NotFound(MESSAGES["not_found"])
+    if actor.role == Role.CUSTOMER and booking.user_id != actor.id:
+        raise NotFound(MESSAGES["not_found"])
+    return actor, booking
+
+
+def _new_cancellation(session, booking, actor, reason, preview, mode, now) -> Cancellation:
+    """The cancellation row of this act, with its refund."""
+    cancellation = Cancellation(
+        id=uuid.uuid4(),
+        booking_id=booking.id,
+        cancelled_by_id=actor.id,
+        reason=(reason or "").strip()[:500] or None,
+        refund_percent=preview.percent,
+        refund_amount=preview.amount,
+        refund_mode=mode,
+        refund_status=RefundStatus.PROCESSED,
+        processed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(cancellation)
+    session.flush()
+    return cancellation
+
+
+def _settle(booking: Booking, refunded, now) -> bool:
+    """The booking's amounts and status after the refund; returns whether it is all cancelled."""
+    booking.refunded_amount += refunded
+    booking.payment_status = _payment_status(booking)
+    whole = all(s.status == BookingSeatStatus.CANCELLED for s in booking.seats)
+    if whole:
+        booking.status = BookingStatus.CANCELLED
+    booking.updated_at = now
+    return whole
+
+
+def _record_cancelled(booking, cancellation, actor, preview, mode, whole, now) -> None:
+    """The audit row, the customer's email and the after-commit announcement."""
+    audit.record(
+        "booking",
+        booking.id,
+        "booking.cancelled" if whole else "booking.seats_cancelled",
+        actor_id=actor.id,
+        at=now,
+        reference=booking.reference,
+        seats=list(preview.seat_numbers),
+        refund=preview.amount,
+        percent=preview.percent,
+        mode=mode,
+        rule=preview.rule,
+        reason=cancellation.reason,
+    )
+    notifications.queue(
+        kind="booking_cancelled",
+        to=booking.contact_email or account_email(booking.user_id),
+        context={"booking": booking, "preview": preview, "mode": mode, "whole": whole},
+        now=now,
+        booking_id=booking.id,
+        attach_ticket=not whole,
+    )
+    events.announce(
+        events.booking_cancelled,
+        booking.id,
+        reference=booking.reference,
+        schedule_id=booking.schedule_id,
+        seats=list(preview.seat_numbers),
+    )
 
 
 def cancel_trip(
@@ -233,13 +264,13 @@ def cancel_trip(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise CancelError("Give a reason for cancelling the trip; passengers will read it.")
+        raise CancelError(MESSAGES["trip_reason"])
     with unit_of_work() as session:
         schedule = session.get(Schedule, schedule_id)
         if schedule is None:
-            raise NotFound("We could not find that trip.")
+            raise NotFound(MESSAGES["trip_not_found"])
         if schedule.status in (ScheduleStatus.DEPARTED, ScheduleStatus.COMPLETED):
-            raise CancelError("This trip has already left; it cannot be cancelled.")
+            raise CancelError(MESSAGES["trip_left"])
         # Stop sales first (its own short transaction), so no new hold or booking can start.
         if schedule.status != ScheduleStatus.CANCELLED:
             schedule.status = ScheduleStatus.CANCELLED
@@ -296,7 +327,7 @@ def _policy(booking: Booking, role: Role, now: datetime, operator: bool):
     if boarded and role == Role.CUSTOMER:
         return 0, "Checked in at the bus door.", MESSAGES["boarded"]
     if hours <= 0:
-        return 0, "The bus has left.", "This bus has already left; it can no longer be cancelled."
+        return 0, "The bus has left.", MESSAGES["bus_left"]
     if hours > full_hours:
         return 100, f"More than {full_hours} hours before departure: full refund.", None
     if hours >= cutoff_hours:  # "up to 2 hours before departure" includes the 2 hours
@@ -326,9 +357,9 @@ def _chosen(booked: list[BookingSeat], seat_numbers: list[str] | None) -> list[B
         chosen = [s for s in booked if s.seat_number in wanted]
         missing = sorted(wanted - {s.seat_number for s in chosen})
         if missing:
-            raise CancelError(f"Seats {', '.join(missing)} are not booked on this booking.")
+            raise CancelError(MESSAGES["not_booked"].format(seats=", ".join(missing)))
     if not chosen:
-        raise CancelError("Choose at least one booked seat to cancel.")
+        raise CancelError(MESSAGES["none_chosen"])
     return chosen
 
 

@@ -1,6 +1,6 @@
 """The booking desk: what a counter clerk sees and does between the departures board and the
 printed receipt. Seats are held through ``holds`` (the same claim path and race rules as online),
-paid through ``payments.sell_at_desk`` (the one finalization), cancelled through
+paid through ``desk_sales.sell_at_desk`` (the one finalization), cancelled through
 ``cancellations``; this module only reads and words the desk's own views.
 """
 
@@ -19,7 +19,15 @@ from booking.database import unit_of_work
 from booking.extensions import db
 from booking.models import Booking, BookingSeat, Reservation, Route, Schedule, Seat
 from booking.models.enums import BookingSeatStatus, Channel, HoldStatus
-from booking.services import audit, catalog, claims, holds, inventory, notifications, pricing
+from booking.services import (
+    audit,
+    catalog,
+    claims,
+    holds,
+    inventory,
+    notifications,
+    pricing,
+)
 from booking.services.errors import DomainError, NotFound
 from booking.services.pricing import PromoError, Quote
 from booking.services.refunds import account_email

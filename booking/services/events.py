@@ -4,8 +4,8 @@ Services never call the layers above them (live seat maps, the task queue). They
 happened, and those layers subscribe when the app is made (``create_app``):
 
 - ``seats_changed``: sender the trip id, ``seat_ids`` the seats whose state changed;
-  ``booking.realtime`` pushes them to every open seat map of the trip.
-- ``email_queued``: sender the outbox email id; ``booking.tasks`` hands it to a worker.
+  the live seat-map layer pushes them to every open seat map of the trip.
+- ``email_queued``: sender the outbox email id; the task layer hands it to a worker.
 - ``booking_confirmed``: sender the booking id, with ``reference``, ``schedule_id`` and ``seats``.
 - ``booking_cancelled``: sender the booking id, with ``reference``, ``schedule_id`` and
   ``seats`` (the numbers cancelled by this act).

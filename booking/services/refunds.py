@@ -135,48 +135,11 @@ def pay_back(
     )
     left = [p.amount - p.refunded_amount for p in payments]
     shares = split_by_fare(amount, left) if payments else []
-    purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
-    label = MESSAGES["booking_refund"].format(reference=booking.reference)
-    owed = ZERO
-    drawer = None
+    back = _PayingBack(booking, mode, now, actor_id, operator)
     for payment, share in zip(payments, shares, strict=True):
         if share <= 0:
             continue
-        how = {}
-        if payment.method == PaymentMethod.WALLET:
-            debit = wallet.debit_for_payment(payment.id)
-            wallet.refund(purse, debit, share, now=now, description=label, booking_id=booking.id)
-        elif mode == RefundMode.WALLET:
-            wallet.credit(
-                purse,
-                share,
-                now=now,
-                description=label,
-                payment_id=payment.id,
-                booking_id=booking.id,
-            )
-        elif payment.method == PaymentMethod.CASH:
-            drawer = drawer or (shifts.lock_open_shift(actor_id) if actor_id else None)
-            if drawer is not None:
-                shifts.record_cash(
-                    drawer,
-                    MovementKind.CASH_REFUND,
-                    share,
-                    now,
-                    payment_id=payment.id,
-                    booking_id=booking.id,
-                    actor_id=actor_id,
-                )
-                how = {"via": "cash from the shift", "shift": drawer.id}
-            elif operator:
-                owed += share
-                how = {"via": MESSAGES["cash_owed"]}
-            else:
-                raise shifts.ShiftError(MESSAGES["open_shift"])
-        elif is_terminal_payment(payment):
-            how = {"via": MESSAGES["at_terminal"], "terminal_reference": payment.gateway_reference}
-        else:
-            refund_through_gateway(payment.gateway_reference, share, label)
+        how = back.give(payment, share)
         payment.refunded_amount += share
         if payment.refunded_amount == payment.amount:
             payment.status = PaymentStatus.REFUNDED
@@ -191,7 +154,67 @@ def pay_back(
             booking=booking.reference,
             **how,
         )
-    return owed
+    return back.owed
+
+
+class _PayingBack:
+    """One cancellation's refund, payment by payment: where each share goes."""
+
+    def __init__(self, booking: Booking, mode: RefundMode, now, actor_id, operator: bool):
+        self.booking, self.mode, self.now = booking, mode, now
+        self.actor_id, self.operator = actor_id, operator
+        self.purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
+        self.label = MESSAGES["booking_refund"].format(reference=booking.reference)
+        self.owed = ZERO
+        self.drawer = None
+
+    def give(self, payment: Payment, share: Decimal) -> dict:
+        """Give ``share`` of ``payment`` back; returns what the audit row says about how."""
+        booking, now = self.booking, self.now
+        if payment.method == PaymentMethod.WALLET:
+            debit = wallet.debit_for_payment(payment.id)
+            wallet.refund(
+                self.purse, debit, share, now=now, description=self.label, booking_id=booking.id
+            )
+        elif self.mode == RefundMode.WALLET:
+            wallet.credit(
+                self.purse,
+                share,
+                now=now,
+                description=self.label,
+                payment_id=payment.id,
+                booking_id=booking.id,
+            )
+        elif payment.method == PaymentMethod.CASH:
+            return self._cash(payment, share)
+        elif is_terminal_payment(payment):
+            return {"via": MESSAGES["at_terminal"], "terminal_reference": payment.gateway_reference}
+        else:
+            refund_through_gateway(payment.gateway_reference, share, self.label)
+        return {}
+
+    def _cash(self, payment: Payment, share: Decimal) -> dict:
+        """Cash out of the acting clerk's open shift (or owed, for an operator's trip cancel).
+
+        :raise ShiftError: when the actor has no open shift.
+        """
+        if self.drawer is None and self.actor_id:
+            self.drawer = shifts.lock_open_shift(self.actor_id)
+        if self.drawer is not None:
+            shifts.record_cash(
+                self.drawer,
+                MovementKind.CASH_REFUND,
+                share,
+                self.now,
+                payment_id=payment.id,
+                booking_id=self.booking.id,
+                actor_id=self.actor_id,
+            )
+            return {"via": "cash from the shift", "shift": self.drawer.id}
+        if self.operator:
+            self.owed += share
+            return {"via": MESSAGES["cash_owed"]}
+        raise shifts.ShiftError(MESSAGES["open_shift"])
 
 
 def is_terminal_payment(payment: Payment) -> bool:

@@ -21,7 +21,15 @@ from booking.models.enums import (
     Role,
 )
 from booking.orm import utcnow
-from booking.services import bookings, cancellations, catalog, desk, holds, inventory, payments
+from booking.services import (
+    bookings,
+    cancellations,
+    catalog,
+    desk,
+    desk_sales,
+    holds,
+    inventory,
+)
 from booking.services.errors import DomainError
 from booking.web.access import role_required
 from booking.web.desk import bp
@@ -162,7 +170,7 @@ def take_payment(hold_id: uuid.UUID):
     method = form.method.data
     complimentary = method == "complimentary"
     try:
-        sold = payments.sell_at_desk(
+        sold = desk_sales.sell_at_desk(
             hold_id=hold_id,
             clerk_id=current_user.id,
             details=form.details(),
@@ -179,7 +187,7 @@ def take_payment(hold_id: uuid.UUID):
         return _sale_page(hold_id, form, error.message, error.status)
     note = f"Sold: booking {sold.reference}, {money(sold.total_amount)}."
     if method == PaymentMethod.CASH and form.tendered.data is not None:
-        change = payments.change_due(sold.total_amount, form.tendered.data)
+        change = desk_sales.change_due(sold.total_amount, form.tendered.data)
         note += f" Change due: {money(change)}."
     flash(note, "success")
     return redirect(url_for("desk.booking", reference=sold.reference, sold=1))
