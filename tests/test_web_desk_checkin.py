@@ -256,3 +256,23 @@ def test_the_manifest_pdf_is_a4_with_the_passengers(client, app, auth, manifest_
         "checked in at",
     ):
         assert expected in words, expected
+
+
+def test_the_widest_reference_stays_on_one_line_of_the_manifest_pdf(
+    client, app, auth, manifest_trip
+):
+    """A reference of ten W's (the widest letter of the alphabet) is still found whole."""
+    from booking.models import Booking
+
+    trip_id, first, _second = manifest_trip
+    with app.app_context():
+        db.session.query(Booking).filter_by(reference=first).update({"reference": "W" * 10})
+        db.session.commit()
+    sign_in_as(app, auth, Role.STAFF)
+    response = client.get(f"/desk/trips/{trip_id}/manifest.pdf")
+    document = pypdfium2.PdfDocument(response.data)
+    try:
+        words = " ".join(document[0].get_textpage().get_text_range().split())
+    finally:
+        document.close()
+    assert "W" * 10 in words

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from booking.services.manifests import Manifest
 
 TIME_FORMAT = "%a %d %b %Y, %H:%M %Z"
+# A reference in a fixed-width face: the widest (10 x W) fits its column on one line.
+REFERENCE = FontFace(family="Courier", emphasis="B", size_pt=8.5)
 COLUMNS = (  # title, width in mm (the 186 mm between the margins), alignment
     ("Seat", 11, "LEFT"),
     ("Passenger", 44, "LEFT"),
@@ -158,7 +160,7 @@ def _draw_group(pdf: FPDF, manifest: Manifest, group) -> None:
             line.cell(str(row.age))
             line.cell(row.gender.value.capitalize())
             line.cell(pdf_text(row.contact_phone))
-            line.cell(row.reference)
+            line.cell(row.reference, style=REFERENCE)
             line.cell(row.channel.value)
             line.cell(
                 pdf_text(checkin_state(row, manifest.departed)),
