@@ -375,3 +375,61 @@ def test_unlock(app_ctx, admin, ravi):
     assert accounts.authenticate(ravi.email, PASSWORD, NOW).id == ravi.id
     with pytest.raises(CatalogError, match="not locked"):
         catalog.unlock_user(ravi.id, actor_id=admin.id, now=NOW)
+
+
+# ---- boarding and dropping points ----------------------------------------------------------
+
+
+def test_route_stops_kept_in_time_order_and_replaced(admin):
+    stops = [
+        catalog.StopData("boarding", "Swargate", 20),
+        catalog.StopData("boarding", "Shivajinagar", 0),
+        catalog.StopData("dropping", "Panaji", 590),
+    ]
+    route = catalog.create_route(
+        catalog.RouteData("Pune", "Goa", 450, 600, stops=stops), actor_id=admin.id, now=NOW
+    )
+    db.session.expire_all()
+    route = db.session.get(Route, route.id)
+    assert [(s.kind.value, s.name, s.position) for s in route.stops] == [
+        ("boarding", "Shivajinagar", 0),
+        ("boarding", "Swargate", 1),
+        ("dropping", "Panaji", 0),
+    ]
+    data = catalog.RouteData(
+        "Pune", "Goa", 450, 600, stops=[catalog.StopData("dropping", "Mapusa", 560)]
+    )
+    catalog.update_route(route.id, data, actor_id=admin.id, now=NOW)
+    db.session.expire_all()
+    assert [s.name for s in db.session.get(Route, route.id).stops] == ["Mapusa"]
+    unchanged = catalog.RouteData("Pune", "Goa", 450, 600)  # stops=None leaves them
+    catalog.update_route(route.id, unchanged, actor_id=admin.id, now=NOW)
+    db.session.expire_all()
+    assert len(db.session.get(Route, route.id).stops) == 1
+
+
+@pytest.mark.parametrize(
+    "stop,message",
+    [
+        (catalog.StopData("boarding", "Late", 700), "journey time"),
+        (catalog.StopData("boarding", "", 5), "name"),
+        (catalog.StopData("sideways", "X", 5), "boarding or a dropping"),
+    ],
+)
+def test_bad_stops_refused(admin, stop, message):
+    with pytest.raises(CatalogError, match=message):
+        catalog.create_route(
+            catalog.RouteData("Pune", "Goa", 450, 600, stops=[stop]), actor_id=admin.id, now=NOW
+        )
+    assert db.session.scalar(select(Route.id)) is None
+
+
+def test_a_stop_listed_twice_refused(admin):
+    twice = [
+        catalog.StopData("boarding", "Swargate", 0),
+        catalog.StopData("boarding", "swargate", 9),
+    ]
+    with pytest.raises(CatalogError, match="twice"):
+        catalog.create_route(
+            catalog.RouteData("Pune", "Goa", 450, 600, stops=twice), actor_id=admin.id, now=NOW
+        )

@@ -386,3 +386,38 @@ def test_unlock_from_the_user_page(app, client, as_admin):
     client.post(f"/admin/users/{user_id}/unlock")
     with app.app_context():
         assert db.session.get(User, user_id).locked_until is None
+
+
+def test_route_form_stops_blank_rows_ignored(app, client, as_admin):
+    page = text(client.get("/admin/routes/new"))
+    assert 'name="stops-2-name"' in page  # three blank rows to type into
+    data = {
+        "origin_city": "Pune",
+        "destination_city": "Goa",
+        "distance_km": "450",
+        "estimated_duration_minutes": "600",
+        "is_active": "y",
+        "stops-0-kind": "boarding",
+        "stops-0-name": "Swargate",
+        "stops-0-minutes_from_departure": "15",
+        "stops-1-kind": "boarding",
+        "stops-1-name": "",
+        "stops-1-minutes_from_departure": "",
+        "stops-2-kind": "dropping",
+        "stops-2-name": "Panaji",
+        "stops-2-minutes_from_departure": "590",
+    }
+    assert client.post("/admin/routes/new", data=data).status_code == 302
+    with app.app_context():
+        route = db.session.scalar(select(Route))
+        assert [(s.kind.value, s.name) for s in route.stops] == [
+            ("boarding", "Swargate"),
+            ("dropping", "Panaji"),
+        ]
+        route_id = route.id
+    edit = text(client.get(f"/admin/routes/{route_id}"))
+    assert 'value="Swargate"' in edit and 'name="stops-4-name"' in edit
+    late = client.post(
+        f"/admin/routes/{route_id}", data={**data, "stops-2-minutes_from_departure": "900"}
+    )
+    assert late.status_code == 400 and "journey time" in text(late)

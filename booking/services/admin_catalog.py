@@ -29,6 +29,7 @@ from booking.services.admin_promos import (
 )
 from booking.services.admin_routes import (
     RouteData,
+    StopData,
     create_route,
     get_route,
     list_routes,
@@ -60,6 +61,7 @@ __all__ = [
     "RouteData",
     "ScheduleData",
     "ScheduleRow",
+    "StopData",
     "check_layout",
     "create_bus",
     "create_promo_code",

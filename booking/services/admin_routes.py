@@ -18,8 +18,8 @@ from sqlalchemy import func, or_, select
 
 from booking.database import unit_of_work
 from booking.extensions import db
-from booking.models import Route, Schedule, Seat
-from booking.models.enums import ScheduleStatus, SeatStatus
+from booking.models import Route, RouteStop, Schedule, Seat
+from booking.models.enums import ScheduleStatus, SeatStatus, StopKind
 from booking.services import audit
 from booking.services.admin_common import (
     CatalogError,
@@ -34,6 +34,13 @@ from booking.services.errors import Conflict, NotFound
 
 MESSAGES = {
     "route_not_found": "We could not find that route.",
+    "stop_name": "Give each stop a name of up to 80 characters.",
+    "stop_kind": "A stop is a boarding or a dropping point.",
+    "stop_minutes": (
+        "{name}: the time from departure is a whole number of minutes from 0 to the journey "
+        "time ({duration})."
+    ),
+    "stop_twice": "{name} is listed twice as a {kind} point.",
     "city": "Give both the origin and the destination city.",
     "same_city": "The origin and the destination must be different cities.",
     "distance": "The distance must be more than 0 km.",
@@ -47,14 +54,24 @@ MESSAGES = {
 
 
 @dataclass(frozen=True)
+class StopData:
+    """A boarding or dropping point as typed: its name and minutes after departure."""
+
+    kind: StopKind | str
+    name: str
+    minutes_from_departure: int | str
+
+
+@dataclass(frozen=True)
 class RouteData:
-    """What the route form gives."""
+    """What the route form gives. ``stops`` None leaves a route's stops as they are."""
 
     origin_city: str
     destination_city: str
     distance_km: float | Decimal | str
     estimated_duration_minutes: int | str
     is_active: bool = True
+    stops: list[StopData] | None = None
 
 
 ROUTE_SORTS = {
@@ -126,6 +143,47 @@ def _route_values(data: RouteData) -> dict[str, Any]:
     }
 
 
+def _stop_values(stops: list[StopData], duration: int) -> list[dict[str, Any]]:
+    """Checked stops, each kind in time order and numbered from 0."""
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[StopKind, str]] = set()
+    for stop in stops:
+        name = " ".join((stop.name or "").split())
+        if not name or len(name) > 80:
+            raise CatalogError(MESSAGES["stop_name"], field="stops")
+        try:
+            kind = StopKind(stop.kind)
+        except ValueError:
+            raise CatalogError(MESSAGES["stop_kind"], field="stops") from None
+        try:
+            minutes = int(stop.minutes_from_departure)
+        except (TypeError, ValueError):
+            minutes = -1
+        if not 0 <= minutes <= duration:
+            raise CatalogError(
+                MESSAGES["stop_minutes"].format(name=name, duration=duration), field="stops"
+            )
+        if (kind, name.lower()) in seen:
+            raise CatalogError(
+                MESSAGES["stop_twice"].format(name=name, kind=kind.value), field="stops"
+            )
+        seen.add((kind, name.lower()))
+        rows.append({"kind": kind, "name": name, "minutes_from_departure": minutes})
+    ordered_rows = sorted(rows, key=lambda r: (r["kind"].value, r["minutes_from_departure"]))
+    for kind in StopKind:
+        for position, row in enumerate(r for r in ordered_rows if r["kind"] == kind):
+            row["position"] = position
+    return ordered_rows
+
+
+def _replace_stops(route: Route, stops: list[dict[str, Any]], now: datetime) -> None:
+    """Put ``stops`` in place of the route's stops."""
+    route.stops.clear()
+    db.session.flush()  # the old rows go before new ones take their positions
+    for values in stops:
+        route.stops.append(RouteStop(**values, created_at=now, updated_at=now))
+
+
 def _require_unique_route(values: dict[str, Any], route_id: uuid.UUID | None) -> None:
     """Refuse a second route between the same two cities (case ignored)."""
     query = select(Route.id).where(
@@ -163,22 +221,39 @@ def upcoming_sold_trips(route_id: uuid.UUID, now: datetime) -> int:
 
 
 def create_route(data: RouteData, *, actor_id: uuid.UUID | None, now: datetime) -> Route:
-    """Add a route. :raise CatalogError: a bad value; Conflict: the two cities already have one."""
+    """Add a route and its stops.
+
+    :raise CatalogError: a bad value; Conflict: the two cities already have one.
+    """
     values = _route_values(data)
+    stops = _stop_values(data.stops or [], values["estimated_duration_minutes"])
     with unit_of_work() as session:
         _require_unique_route(values, None)
         route = Route(**values, is_active=bool(data.is_active), created_at=now, updated_at=now)
         session.add(route)
         session.flush()
-        audit.record("route", route.id, "route.created", actor_id=actor_id, at=now, **values)
+        _replace_stops(route, stops, now)
+        audit.record(
+            "route",
+            route.id,
+            "route.created",
+            actor_id=actor_id,
+            at=now,
+            stops=[f"{s['kind'].value} {s['name']} +{s['minutes_from_departure']}" for s in stops],
+            **values,
+        )
     return route
 
 
 def update_route(
     route_id: uuid.UUID, data: RouteData, *, actor_id: uuid.UUID | None, now: datetime
 ) -> Route:
-    """Change a route's cities, distance, time (and active flag, with set_route_active's rule)."""
+    """Change a route's cities, distance, time, stops (unless ``data.stops`` is None) and active
+    flag (with set_route_active's rule)."""
     values = _route_values(data)
+    stops = None
+    if data.stops is not None:
+        stops = _stop_values(data.stops, values["estimated_duration_minutes"])
     with unit_of_work() as session:
         route = session.get(Route, route_id, with_for_update=True)
         if route is None:
@@ -187,6 +262,12 @@ def update_route(
         if route.is_active and not data.is_active:
             _require_no_sold_trips(route, now)
         changes = apply_changes(route, {**values, "is_active": bool(data.is_active)})
+        if stops is not None:
+            old = [(s.kind, s.name, s.minutes_from_departure) for s in route.stops]
+            new = [(s["kind"], s["name"], s["minutes_from_departure"]) for s in stops]
+            if sorted(old) != sorted(new):
+                _replace_stops(route, stops, now)
+                changes["stops"] = [len(old), len(new)]
         route.updated_at = now
         audit.record("route", route.id, "route.updated", actor_id=actor_id, at=now, **changes)
     return route

@@ -17,6 +17,9 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     DecimalField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -26,7 +29,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from booking.layouts import BUILTIN_LAYOUTS, load_builtin
-from booking.models.enums import BusType, PromoKind, Role, ScheduleStatus
+from booking.models.enums import BusType, PromoKind, Role, ScheduleStatus, StopKind
 from booking.web.forms import strip
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -53,6 +56,23 @@ def when_field(label: str, required: bool = True) -> DateTimeLocalField:
     return DateTimeLocalField(
         label, format=LOCAL_INPUT, validators=checks or [Optional()], render_kw={"step": 60}
     )
+
+
+class StopForm(Form):
+    """One boarding or dropping point row; a row without a name is ignored."""
+
+    kind = SelectField(
+        "Kind", choices={StopKind.BOARDING.value: "Boarding", StopKind.DROPPING.value: "Dropping"}
+    )
+    name = StringField("Name", validators=[Optional(), Length(max=80)], filters=[strip])
+    minutes_from_departure = IntegerField(
+        "Minutes after departure",
+        validators=[Optional(), NumberRange(min=0, message="Minutes cannot be negative.")],
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+BLANK_STOP_ROWS = 3
 
 
 class RouteForm(FlaskForm):
@@ -86,6 +106,16 @@ class RouteForm(FlaskForm):
         render_kw={"inputmode": "numeric"},
     )
     is_active = BooleanField("Active (trips can be scheduled and sold)", default=True)
+    stops = FieldList(FormField(StopForm), min_entries=0, max_entries=40)
+
+    def filled_stops(self) -> list[dict[str, Any]]:
+        """The stop rows that have a name (blank rows are ignored)."""
+        return [row.data for row in self.stops if (row.form.name.data or "").strip()]
+
+    def add_blank_stops(self, count: int = BLANK_STOP_ROWS) -> None:
+        """Room to type new stops."""
+        for _ in range(count):
+            self.stops.append_entry()
 
 
 LAYOUT_CHOICES = {"": "Custom (paste or upload JSON below)", **BUILTIN_LAYOUTS}

@@ -114,6 +114,10 @@ def _route_data(form: RouteForm) -> catalog.RouteData:
         distance_km=form.distance_km.data,
         estimated_duration_minutes=form.estimated_duration_minutes.data,
         is_active=form.is_active.data,
+        stops=[
+            catalog.StopData(row["kind"], row["name"], row["minutes_from_departure"])
+            for row in form.filled_stops()
+        ],
     )
 
 
@@ -132,8 +136,10 @@ def _route_page(form: RouteForm, route=None, status: int = 200):
 @bp.route("/routes/new", methods=["GET", "POST"], endpoint="route_new")
 @role_required(Role.ADMIN)
 def route_new():
-    """Add a route."""
+    """Add a route (with optional boarding and dropping points)."""
     form = RouteForm()
+    if request.method == "GET":
+        form.add_blank_stops()
     if not form.validate_on_submit():
         return _route_page(form, status=400 if form.is_submitted() else 200)
     try:
@@ -151,6 +157,8 @@ def route_edit(route_id: uuid.UUID):
     """Change a route."""
     route = catalog.get_route(route_id)
     form = RouteForm(obj=route)
+    if request.method == "GET":
+        form.add_blank_stops()
     if not form.validate_on_submit():
         return _route_page(form, route, status=400 if form.is_submitted() else 200)
     try:
