@@ -272,6 +272,7 @@ def update_schedule(
         if values["departure_at"] != schedule.departure_at and values["departure_at"] <= now:
             raise CatalogError(MESSAGES["departure_past"], field="departure_at")
         bus, _route = _bus_and_route(values, schedule)
+        session.get(Bus, bus.id, with_for_update=True)  # trips of one bus are checked in turn
         _require_no_overlap(bus, values, schedule.id)
         taken = session.scalars(
             select(Seat.seat_number)
