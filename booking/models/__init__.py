@@ -7,7 +7,7 @@ from booking.models.email import OutboxEmail
 from booking.models.hold import Reservation, ReservationSeat
 from booking.models.payment import Payment, PaymentEvent
 from booking.models.promo import PromoCode
-from booking.models.route import Route
+from booking.models.route import Route, RouteStop
 from booking.models.schedule import Schedule, Seat
 from booking.models.shift import Shift, ShiftMovement
 from booking.models.user import User
@@ -26,6 +26,7 @@ __all__ = [
     "Reservation",
     "ReservationSeat",
     "Route",
+    "RouteStop",
     "Schedule",
     "Seat",
     "Shift",

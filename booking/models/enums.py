@@ -22,6 +22,13 @@ class SeatType(StrEnum):
     SLEEPER = "sleeper"
 
 
+class StopKind(StrEnum):
+    """A route's stop: where passengers get on, or get off."""
+
+    BOARDING = "boarding"
+    DROPPING = "dropping"
+
+
 class ScheduleStatus(StrEnum):
     SCHEDULED = "scheduled"
     DEPARTED = "departed"

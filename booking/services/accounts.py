@@ -257,9 +257,11 @@ def set_home_station(email: str, city: str, now: datetime) -> User:
 
 
 def get_user(user_id: str | uuid.UUID) -> User | None:
-    """Load a user by id (for the session loader); None for a malformed or unknown id."""
+    """Load a user by id (for the session loader); None for a malformed or unknown id, and for
+    a deactivated account, so its open sessions stop working at once."""
     try:
         key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
     except ValueError:
         return None
-    return db.session.get(User, key)
+    user = db.session.get(User, key)
+    return user if user is not None and user.is_active else None

@@ -272,3 +272,54 @@ def seats_left(schedules: list[Schedule], now: datetime) -> dict[uuid.UUID, int]
     """Seats free right now per trip: the counter plus seats of lapsed holds (one query)."""
     lapsed = lapsed_claims_by_schedule([s.id for s in schedules], now)
     return {s.id: s.available_seats + lapsed.get(s.id, 0) for s in schedules}
+
+
+@dataclass(frozen=True)
+class LayoutPreview:
+    """A seat map drawn from a layout alone (no trip): every seat available, at its modifier
+    over ``base_price``. It has what templates/schedules/_decks.html reads from a SeatMap."""
+
+    decks: list[tuple[str, list[list[SeatView | str]]]]
+    seats: dict[str, SeatView]
+
+    @property
+    def available_count(self) -> int:
+        """Every seat of the layout."""
+        return len(self.seats)
+
+
+def layout_preview(config: dict, base_price: Decimal = Decimal("0.00")) -> LayoutPreview:
+    """The decks of a layout as the customers' seat map draws them, before any bus or trip
+    exists. :raise LayoutError: when the layout does not validate."""
+    specs = parse_layout(config)
+    seats = {
+        spec.number: SeatView(
+            id=uuid.uuid5(uuid.NAMESPACE_OID, f"preview-{spec.number}"),
+            number=spec.number,
+            deck=spec.deck,
+            row=spec.row,
+            column=spec.column,
+            seat_type=spec.seat_type,
+            ladies_only=spec.ladies_only,
+            is_window=spec.is_window,
+            fare=base_price + spec.price_modifier,
+            state=AVAILABLE,
+            holder_id=None,
+        )
+        for spec in specs
+    }
+    names = deck_names(config)
+    decks = [
+        (
+            names[index],
+            [
+                [
+                    seats[cell["number"]] if isinstance(cell, dict) else (cell or "gap")
+                    for cell in row
+                ]
+                for row in deck["rows"]
+            ],
+        )
+        for index, deck in enumerate(config["decks"])
+    ]
+    return LayoutPreview(decks=decks, seats=seats)
