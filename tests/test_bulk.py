@@ -325,3 +325,130 @@ def test_formula_cells_are_escaped_on_export_and_round_trip_as_text(app_ctx, bos
     preview = bulk.preview("schedules", exported.encode(), NOW)
     assert preview.ok and preview.counts["unchanged"] == 1
     assert trip.route.origin_city == "=1+1"
+
+
+# ---- routes, buses, promo codes ----------------------------------------------------------------
+
+
+def test_routes_round_trip_and_deactivation_refused_with_sold_trips(trip, boss):
+    from tests.money_support import hold, pay_wallet
+
+    customer = make_user(wallet="5000.00")
+    pay_wallet(customer.id, hold(customer.id, trip.id, ["3A"]), ["3A"])
+    rows = rows_of(bulk.export("routes"))
+    assert rows == [
+        {
+            "origin": trip.route.origin_city,
+            "destination": "Chennai",
+            "distance_km": "350",
+            "duration_minutes": "360",
+            "active": "yes",
+        }
+    ]
+    rows[0]["duration_minutes"] = "380"
+    rows.append(
+        {
+            "origin": "Hubli",
+            "destination": "=HYPERLINK(1)",
+            "distance_km": "412.5",
+            "duration_minutes": "420",
+            "active": "yes",
+        }
+    )
+    applied = bulk.apply("routes", csv_bytes(rows), NOW, boss.id)
+    assert (applied.created, applied.updated) == (1, 1)
+    again = bulk.export("routes")
+    assert "Hubli,'=HYPERLINK(1),412.5,420,yes" in again
+    assert rows_of(again)[1]["duration_minutes"] == "380"
+
+    closing = rows_of(again)
+    closing[1]["active"] = "no"
+    preview = bulk.preview("routes", csv_bytes(closing), NOW)
+    assert [(e.line, e.column) for e in preview.errors] == [(3, "active")]
+    assert "1 trip(s)" in preview.errors[0].message
+    # the formula-looking city came back as text and is unchanged
+    assert preview.rows[0].action == "unchanged"
+
+
+def test_route_rules(app_ctx):
+    data = csv_bytes(
+        [
+            {"origin": "Pune", "destination": "pune", "distance_km": "0", "duration_minutes": "x"},
+        ]
+    )
+    errors = {e.column for e in bulk.preview("routes", data, NOW).errors}
+    assert errors == {"destination", "distance_km", "duration_minutes"}
+
+
+def test_buses_round_trip_layout_by_name_and_seat_count(trip, boss):
+    rows = rows_of(bulk.export("buses"))
+    assert rows[0]["seats"] == "40" and rows[0]["amenities"] == "AC"
+    rows[0]["amenities"] = "AC; WiFi"
+    rows.append(
+        {
+            "bus_number": "KA01 F 9",
+            "bus_type": "sleeper",
+            "seats": "",
+            "layout": "sleeper_2x1",
+            "amenities": "",
+            "active": "yes",
+        }
+    )
+    rows.append(dict(rows[1], bus_number="KA02", seats="7"))
+    preview = bulk.preview("buses", csv_bytes(rows), NOW)
+    assert [(e.line, e.column) for e in preview.errors] == [(4, "seats")]
+    applied = bulk.apply("buses", csv_bytes(rows[:2]), NOW, boss.id)
+    assert (applied.created, applied.updated) == (1, 1)
+    again = {r["bus_number"]: r for r in rows_of(bulk.export("buses"))}
+    assert again[trip.bus.bus_number]["amenities"] == "AC; WiFi"
+    assert again["KA01 F 9"]["bus_type"] == "sleeper"
+    assert bulk.preview("buses", bulk.export("buses").encode(), NOW).counts["unchanged"] == 2
+
+
+def test_promo_codes_round_trip_and_rules(app_ctx, boss):
+    from tests.money_support import make_promo
+
+    make_promo("SAVE10")
+    rows = rows_of(bulk.export("promo_codes"))
+    assert rows[0]["code"] == "SAVE10" and rows[0]["kind"] == "percent"
+    rows[0]["percent_off"] = "15"
+    rows[0]["description"] = "=1+1"
+    rows.append(
+        dict(
+            rows[0],
+            code="flat50",
+            kind="flat",
+            percent_off="",
+            amount_off="50",
+            usage_limit="100",
+        )
+    )
+    rows.append(dict(rows[0], code="BAD1", kind="flat"))
+    preview = bulk.preview("promo_codes", csv_bytes(rows), NOW)
+    assert [(e.line, e.column) for e in preview.errors] == [(4, "amount_off")]
+    applied = bulk.apply("promo_codes", csv_bytes(rows[:2]), NOW, boss.id)
+    assert (applied.created, applied.updated) == (1, 1)
+    exported = bulk.export("promo_codes")
+    again = {r["code"]: r for r in rows_of(exported)}
+    assert again["SAVE10"]["percent_off"] == "15"
+    assert again["SAVE10"]["description"] == "'=1+1"  # escaped for spreadsheets
+    assert again["FLAT50"]["amount_off"] == "50.00"
+    from booking.models import PromoCode
+
+    saved = db.session.scalar(select(PromoCode).where(PromoCode.code == "SAVE10"))
+    assert saved.description == "=1+1"  # stored as the text it is, never evaluated
+    assert bulk.preview("promo_codes", exported.encode(), NOW).counts["unchanged"] == 2
+
+
+def test_apply_checks_again_what_changed_since_the_preview(trip, boss):
+    from tests.money_support import hold
+
+    data = csv_bytes([schedule_row(trip, delete="yes")])
+    assert bulk.preview("schedules", data, NOW).counts["delete"] == 1
+    customer = make_user()
+    hold(customer.id, trip.id, ["5B"])  # someone holds a seat meanwhile
+    before = table_snapshot()
+    with pytest.raises(BulkRejected) as refused:
+        bulk.apply("schedules", data, NOW, boss.id)
+    assert "1 row(s) have errors" in refused.value.message
+    assert table_snapshot() == before

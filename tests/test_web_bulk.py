@@ -143,3 +143,23 @@ def test_admins_only(app, client, auth, path):
 
 def test_dashboard_links_to_bulk_edit(admin_client):
     assert "/admin/bulk/schedules" in text(admin_client.get("/admin"))
+
+
+@pytest.mark.parametrize("kind", ["routes", "buses", "schedules", "promo_codes"])
+def test_every_kind_has_a_page_and_an_export(admin_client, trip_number, kind):
+    page = admin_client.get(f"/admin/bulk/{kind}")
+    assert page.status_code == 200
+    exported = admin_client.get(f"/admin/bulk/{kind}/export.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert exported.get_data(as_text=True).count("\n") >= 1
+
+
+def test_routes_upload_and_apply_through_the_page(app, admin_client, trip_number):
+    body = admin_client.get("/admin/bulk/routes/export.csv").get_data(as_text=True)
+    edited = body.replace(",360,", ",375,").encode()
+    fragment = upload(admin_client, edited, kind="routes", headers=HTMX)
+    assert "1 to update" in text(fragment)
+    fields = apply_fields(fragment.get_data(as_text=True))
+    done = admin_client.post("/admin/bulk/routes/apply", data=fields, headers=HTMX)
+    assert done.status_code == 200 and "1 updated" in text(done)
+    assert ",375," in admin_client.get("/admin/bulk/routes/export.csv").get_data(as_text=True)

@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 
 from booking.services.bulk import engine
+from booking.services.bulk.buses import Buses
 from booking.services.bulk.engine import (
     Applied,
     BulkRejected,
@@ -21,12 +22,16 @@ from booking.services.bulk.engine import (
     Row,
     RowError,
 )
+from booking.services.bulk.promos import PromoCodes
+from booking.services.bulk.routes import Routes
 from booking.services.bulk.schedules import Schedules
 from booking.services.errors import NotFound
 
 MESSAGES = {"unknown_kind": "There is no bulk edit for {kind}."}
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (Schedules(),)}
+KINDS: dict[str, Kind] = {
+    kind.name: kind for kind in (Schedules(), Routes(), Buses(), PromoCodes())
+}
 
 __all__ = [
     "KINDS",
