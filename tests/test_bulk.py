@@ -452,3 +452,25 @@ def test_apply_checks_again_what_changed_since_the_preview(trip, boss):
         bulk.apply("schedules", data, NOW, boss.id)
     assert "1 row(s) have errors" in refused.value.message
     assert table_snapshot() == before
+
+
+def test_preview_and_apply_use_a_few_statements_whatever_the_row_count(app_ctx, boss):
+    from tests.support import count_statements
+
+    trip = make_trip()
+    rows = []
+    for n in range(120):
+        departure = trip.departure_at + timedelta(days=1, hours=7 * n)
+        rows.append(
+            schedule_row(
+                trip, departure=local(departure), arrival=local(departure + timedelta(hours=6))
+            )
+        )
+    rows.append(schedule_row(trip, base_price="510.00"))
+    data = csv_bytes(rows)
+    with count_statements() as previewed:
+        assert bulk.preview("schedules", data, NOW).ok
+    with count_statements() as applied:
+        bulk.apply("schedules", data, NOW, boss.id)
+    assert len(previewed) <= 8, previewed
+    assert len(applied) <= 16, applied
