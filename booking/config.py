@@ -92,6 +92,9 @@ def load_config(instance_path: str) -> dict:
         "GATEWAY_WEBHOOK_SECRET": os.environ.get("GATEWAY_WEBHOOK_SECRET")
         or _secret_key(instance, production) + ":webhook",
         "WEBHOOK_TOLERANCE_SECONDS": _int("WEBHOOK_TOLERANCE_SECONDS", 300),
+        # Bulk CSV edit in the admin pages: the largest file and the most rows one upload takes.
+        "BULK_MAX_BYTES": _int("BULK_MAX_BYTES", 5 * 1024 * 1024),
+        "BULK_MAX_ROWS": _int("BULK_MAX_ROWS", 20_000),
         # Email: SMTP when configured, else only the outbox table.
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,
         "SMTP_PORT": _int("SMTP_PORT", 25),

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import insert
 
 from booking.extensions import db
 from booking.models import ActivityLog
@@ -41,6 +42,31 @@ def record(
     )
     db.session.add(row)
     return row
+
+
+def record_many(rows: list[dict[str, Any]], *, actor_id: uuid.UUID | None, at: datetime) -> int:
+    """Add many activity_logs rows to the current transaction in one INSERT (a bulk edit's one
+    row per item); each dict has entity_type, entity_id, action_type and details."""
+    if not rows:
+        return 0
+    ip = client_ip.get()
+    db.session.execute(
+        insert(ActivityLog),
+        [
+            {
+                "id": uuid.uuid4(),
+                "entity_type": row["entity_type"],
+                "entity_id": str(row["entity_id"]),
+                "user_id": actor_id,
+                "action_type": row["action_type"],
+                "details": _jsonable(row.get("details") or {}),
+                "ip_address": ip,
+                "timestamp": at,
+            }
+            for row in rows
+        ],
+    )
+    return len(rows)
 
 
 def log_event(event: str, **fields: Any) -> None:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from booking.web.admin import catalog_routes, routes, shift_routes  # noqa: E402, F401
+from booking.web.admin import bulk_routes, catalog_routes, routes, shift_routes  # noqa: E402, F401
