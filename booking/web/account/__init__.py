@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("account", __name__)
-
-from booking.web.account import routes  # noqa: E402, F401

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from booking.web.admin import bulk_routes, catalog_routes, routes, shift_routes  # noqa: E402, F401

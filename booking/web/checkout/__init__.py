@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("checkout", __name__)
-
-from booking.web.checkout import routes  # noqa: E402, F401

@@ -12,6 +12,3 @@ bp = Blueprint("live", __name__)
 def _draw_frames_with_templates(state) -> None:
     """Seat-map frames are drawn by this layer's templates."""
     realtime.use_renderer(state.app, seat_frame)
-
-
-from booking.web.live import routes  # noqa: E402, F401

@@ -4,5 +4,3 @@ from flask import Blueprint
 
 bp = Blueprint("payments", __name__)
 sandbox_bp = Blueprint("gateway", __name__)
-
-from booking.web.payments import routes  # noqa: E402, F401

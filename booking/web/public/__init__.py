@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("public", __name__)
-
-from booking.web.public import routes  # noqa: E402, F401

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("schedules", __name__)
-
-from booking.web.schedules import routes  # noqa: E402, F401
