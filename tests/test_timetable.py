@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from booking.extensions import db
 from booking.models import ActivityLog, Booking, BookingSeat, Schedule, Seat
 from booking.models.enums import BookingStatus, ScheduleStatus
-from booking.services import timetable
+from booking.services import timetable, trips
 from booking.services.errors import NotFound
 from booking.services.timetable import TimetableConflict, TimetableError
 from tests.money_support import assert_invariants, fresh, hold, pay_wallet
-from tests.support import NOW, make_trip
+from tests.support import NOW, make_trip, make_user
 
 # NOW is Tuesday 1 Dec 2026, 06:00 UTC (11:30 in Asia/Kolkata, the display zone).
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
@@ -236,3 +236,77 @@ def test_price_change_is_all_or_nothing(trip, admin):
     with pytest.raises(TimetableError, match="percentage or an amount"):
         timetable.preview_price_change([trip.id], now=NOW)
     assert fresh(Schedule, trip.id).base_price == Decimal("500.00")
+
+
+# ---- trip operations ---------------------------------------------------------------------------
+
+
+def a_bus(layout: str, **kw):
+    """A new bus with a built-in layout (of a throwaway trip far in the future)."""
+    return make_trip(layout=layout, departs_in=timedelta(days=300), **kw).bus
+
+
+def test_swap_bus_keeps_sold_and_held_seats_and_invariants(trip, asha, admin):
+    pay_wallet(asha.id, hold(asha.id, trip.id, ["2A"]), ["2A"])
+    hold(make_user().id, trip.id, ["3C"])
+    smaller = a_bus("semi_sleeper")  # 1A-7D below, U1-U12 above: 8A-10D vanish
+    before = {
+        s.seat_number: s.id
+        for s in db.session.scalars(select(Seat).where(Seat.schedule_id == trip.id))
+    }
+    moved = trips.swap_bus(trip.id, smaller.id, admin_id=admin.id, now=NOW)
+    assert moved.bus_id == smaller.id
+    after = {
+        s.seat_number: s
+        for s in db.session.scalars(select(Seat).where(Seat.schedule_id == trip.id))
+    }
+    assert len(after) == 40 and "U1" in after and "10D" not in after
+    assert after["2A"].id == before["2A"] and after["2A"].status.value == "booked"
+    assert after["3C"].status.value == "reserved"
+    assert fresh(Schedule, trip.id).available_seats == 38
+    assert_invariants()
+    overview = trips.overview(trip.id, NOW)
+    assert (overview.sold, overview.held, overview.free) == (1, 1, 38)
+
+
+def test_swap_bus_refused_when_a_sold_seat_would_vanish(trip, asha, admin):
+    pay_wallet(asha.id, hold(asha.id, trip.id, ["10A"]), ["10A"])
+    smaller = a_bus("semi_sleeper")
+    with pytest.raises(trips.TripConflict, match="no seat 10A, which is sold or held"):
+        trips.swap_bus(trip.id, smaller.id, admin_id=admin.id, now=NOW)
+    assert fresh(Schedule, trip.id).bus_id == trip.bus_id
+    assert seats_of(trip.id) == 40
+    assert_invariants()
+
+
+def test_swap_bus_refused_when_the_new_bus_is_busy_or_the_trip_left(trip, admin):
+    busy = make_trip(departs_in=timedelta(days=2, hours=2))  # overlaps ``trip``
+    with pytest.raises(trips.TripConflict, match="runs another trip"):
+        trips.swap_bus(trip.id, busy.bus_id, admin_id=admin.id, now=NOW)
+    with pytest.raises(trips.TripError, match="already runs"):
+        trips.swap_bus(trip.id, trip.bus_id, admin_id=admin.id, now=NOW)
+    with pytest.raises(trips.TripError, match="already left"):
+        trips.swap_bus(trip.id, a_bus("sleeper_2x1").id, admin_id=admin.id, now=trip.departure_at)
+
+
+def test_mark_departed_stops_sales_and_releases_holds(trip, asha, admin):
+    from booking.services.holds import HoldError
+
+    at = trip.departure_at - timedelta(minutes=5)
+    held = hold(asha.id, trip.id, ["4B"], now=trip.departure_at - timedelta(minutes=40))
+    with pytest.raises(trips.TripError, match="from 2 hours before"):
+        trips.mark_departed([trip.id], admin_id=admin.id, now=NOW)
+    assert trips.mark_departed([trip.id], admin_id=admin.id, now=at) == 1
+    assert fresh(Schedule, trip.id).status == ScheduleStatus.DEPARTED
+    assert fresh(timetable_hold(), held).status.value == "released"
+    with pytest.raises(HoldError, match="already left"):
+        hold(make_user().id, trip.id, ["5B"], now=at - timedelta(hours=1))
+    with pytest.raises(trips.TripError, match="Only scheduled trips"):
+        trips.mark_departed([trip.id], admin_id=admin.id, now=at)
+    assert_invariants()
+
+
+def timetable_hold():
+    from booking.models import Reservation
+
+    return Reservation
