@@ -549,3 +549,12 @@ def upcoming(now: datetime, page: int = 1, per_page: int = 50) -> tuple[list[Sch
         .offset((page - 1) * per_page)
     )
     return list(rows), pages
+
+
+def choices() -> tuple[list[Route], list[Bus]]:
+    """The active routes and buses a recurring timetable can use, by name."""
+    routes = db.session.scalars(
+        select(Route).where(Route.is_active).order_by(Route.origin_city, Route.destination_city)
+    )
+    buses = db.session.scalars(select(Bus).where(Bus.is_active).order_by(Bus.bus_number))
+    return list(routes), list(buses)

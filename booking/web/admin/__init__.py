@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from booking.web.admin import routes, shift_routes  # noqa: E402, F401
+from booking.web.admin import routes, shift_routes, timetable_routes  # noqa: E402, F401
