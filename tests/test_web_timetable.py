@@ -120,9 +120,16 @@ def test_recurring_preview_then_create_then_nothing_new(admin_client, app):
     listing = text(admin_client.get("/admin/timetable/upcoming"))
     assert "4 trip(s) created." in listing
 
-    again = admin_client.post("/admin/schedules/recurring", data={**data, "action": "create"})
-    assert again.status_code == 302 and count_trips(app) == 5
-    assert "0 trip(s) created; 4 already existed." in text(admin_client.get(again.location))
+    again = admin_client.post(
+        "/admin/schedules/recurring",
+        data={**data, "action": "create"},
+        headers={"HX-Request": "true"},
+    )
+    assert again.status_code == 204 and again.headers["HX-Redirect"] == "/admin/timetable/upcoming"
+    assert count_trips(app) == 5
+    assert "0 trip(s) created; 4 already existed." in text(
+        admin_client.get(again.location or "/admin/timetable/upcoming")
+    )
 
 
 def test_recurring_errors_rerender_with_messages(admin_client, app):

@@ -22,7 +22,7 @@ from booking.web.admin.timetable_forms import (
     SwapBusForm,
 )
 from booking.web.forms import first_error
-from booking.web.htmx import render
+from booking.web.htmx import is_htmx, render
 
 PER_PAGE = 50
 
@@ -91,7 +91,10 @@ def recurring_post():
     if done.skipped:
         message += f"; {done.skipped} skipped"
     flash(message + ".", "success")
-    return redirect(url_for("admin.upcoming_trips"))
+    target = url_for("admin.upcoming_trips")
+    if is_htmx():  # the form swaps a fragment: have htmx load the list as a whole page
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
 
 
 # ---- one trip ----------------------------------------------------------------------------------
