@@ -7,7 +7,9 @@ timezone = "UTC"
 enable_utc = True
 broker_connection_retry_on_startup = True
 
-# Exactly one beat process runs this; the interval is the SWEEP_INTERVAL_SECONDS setting.
+# Exactly one beat process runs this; the intervals are the SWEEP_INTERVAL_SECONDS and
+# TRIPS_COMPLETE_INTERVAL_SECONDS settings (see booking/celery_app.py).
 beat_schedule = {
     "expire-lapsed-holds": {"task": "booking.tasks.expire_holds", "schedule": 30.0},
+    "complete-arrived-trips": {"task": "booking.tasks.complete_trips", "schedule": 600.0},
 }

@@ -29,6 +29,9 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.conf.beat_schedule["expire-lapsed-holds"]["schedule"] = float(
         app.config["SWEEP_INTERVAL_SECONDS"]
     )
+    celery_app.conf.beat_schedule["complete-arrived-trips"]["schedule"] = float(
+        app.config["TRIPS_COMPLETE_INTERVAL_SECONDS"]
+    )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
 

@@ -1,5 +1,5 @@
 """Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`, `flask holds
-expire|list`, `flask trips cancel`, `flask reconcile`."""
+expire|list`, `flask trips cancel|complete`, `flask reconcile`."""
 
 from __future__ import annotations
 
@@ -166,6 +166,16 @@ def trips_cancel(schedule_id, reason: str, admin_email: str) -> None:
         f"Trip {schedule_id} cancelled: {done.bookings_cancelled} booking(s) refunded "
         f"{money(done.refunded)} in all, {done.holds_released} hold(s) released."
     )
+
+
+@trips_group.command("complete")
+def trips_complete() -> None:
+    """Complete every trip past its arrival and its confirmed bookings (the beat does this
+    every TRIPS_COMPLETE_INTERVAL_SECONDS). Running it again changes nothing more."""
+    from booking.services import timetable
+
+    count = timetable.complete_trips(utcnow())
+    click.echo(f"{count} trip(s) completed.")
 
 
 @click.command("reconcile")

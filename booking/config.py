@@ -75,6 +75,7 @@ def load_config(instance_path: str) -> dict:
         "SALES_CUTOFF_MINUTES": _int("SALES_CUTOFF_MINUTES", 30),
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
         "SWEEP_BATCH_SIZE": _int("SWEEP_BATCH_SIZE", 2000),
+        "TRIPS_COMPLETE_INTERVAL_SECONDS": _int("TRIPS_COMPLETE_INTERVAL_SECONDS", 600),
         "LOCK_TIMEOUT_MS": _int("LOCK_TIMEOUT_MS", 2000),
         # Pricing: GST percent by bus type.
         "GST_RATES": _decimal_map("GST_RATES", "standard:5,deluxe:5,semi_sleeper:12,sleeper:12"),

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from booking.gateway import sandbox
 from booking.orm import utcnow
-from booking.services import events, notifications, sweep, webhooks
+from booking.services import events, notifications, sweep, timetable, webhooks
 from booking.services.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,13 @@ def expire_holds() -> int:
     this every SWEEP_INTERVAL_SECONDS)."""
     result = sweep.run(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
     return len(result.retired)
+
+
+@shared_task(name="booking.tasks.complete_trips")
+def complete_trips() -> int:
+    """Complete trips past their arrival and their bookings (the beat runs this every
+    TRIPS_COMPLETE_INTERVAL_SECONDS)."""
+    return timetable.complete_trips(utcnow())
 
 
 @shared_task(name="booking.tasks.send_email")

@@ -546,3 +546,65 @@ def retake(hold: Reservation, now: datetime) -> list[Seat]:
     move_counter(session, schedule.id, -len(to_claim), now, claiming=bool(to_claim))
     announce_seats(hold.schedule_id, to_claim)
     return sorted(seats, key=lambda seat: seat.seat_number)
+
+
+# ---- a trip moved to another bus ----------------------------------------------------------------
+
+
+def refit_seats(session, schedule_id: uuid.UUID, specs: list, now: datetime) -> tuple[int, int]:
+    """Fit a trip's seat rows (already locked) to another bus's layout: a seat whose number is
+    on both buses keeps its row, and so its claims and history, with the new position, type and
+    extra; seats only on the new bus are added free; seats only on the old one are deleted.
+    The caller has made sure no seat being deleted was ever claimed. Returns (added, removed).
+
+    :raise HoldError: when a seat to delete has a claim after all (nothing is changed then).
+    """
+    current = {
+        number: seat_id
+        for seat_id, number in session.execute(
+            select(Seat.id, Seat.seat_number).where(Seat.schedule_id == schedule_id)
+        )
+    }
+    wanted = {spec.number: spec for spec in specs}
+    gone = [current[n] for n in current if n not in wanted]
+    if gone and session.scalar(
+        select(ReservationSeat.id).where(ReservationSeat.seat_id.in_(gone)).limit(1)
+    ):
+        raise HoldError("A seat that was held or sold cannot be removed from the trip.")
+
+    def shape(spec) -> dict:
+        return {
+            "deck": spec.deck,
+            "row_index": spec.row,
+            "column_index": spec.column,
+            "seat_type": spec.seat_type,
+            "price_modifier": spec.price_modifier,
+            "ladies_only": spec.ladies_only,
+            "is_window": spec.is_window,
+            "updated_at": now,
+        }
+
+    kept = [{"id": current[n], **shape(s)} for n, s in wanted.items() if n in current]
+    added = [
+        {
+            "id": uuid.uuid4(),
+            "schedule_id": schedule_id,
+            "seat_number": n,
+            "status": SeatStatus.AVAILABLE,
+            "created_at": now,
+            **shape(s),
+        }
+        for n, s in wanted.items()
+        if n not in current
+    ]
+    if gone:
+        session.execute(
+            Seat.__table__.delete().where(Seat.id.in_(gone)),
+        )
+    if kept:
+        session.execute(update(Seat), kept)
+    if added:
+        session.execute(insert(Seat), added)
+    move_counter(session, schedule_id, len(added) - len(gone), now)
+    announce_seats(schedule_id, [row["id"] for row in kept + added])
+    return len(added), len(gone)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from booking.database import unit_of_work
 from booking.extensions import db
@@ -57,6 +57,40 @@ def add_seats(schedule: Schedule, now: datetime) -> int:
     db.session.execute(insert(Seat), rows)
     schedule.available_seats = len(rows)
     schedule.seat_version += 1
+    return len(rows)
+
+
+def add_seats_for(bus, schedule_ids: list[uuid.UUID], now: datetime) -> int:
+    """Insert the seats of several new trips of one bus (the layout parsed once) in one
+    statement inside the caller's transaction, and set their counters; returns seats added."""
+    specs = parse_layout(bus.seat_layout_config, bus.total_seats)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "schedule_id": schedule_id,
+            "seat_number": spec.number,
+            "deck": spec.deck,
+            "row_index": spec.row,
+            "column_index": spec.column,
+            "seat_type": spec.seat_type,
+            "price_modifier": spec.price_modifier,
+            "ladies_only": spec.ladies_only,
+            "is_window": spec.is_window,
+            "status": SeatStatus.AVAILABLE,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for schedule_id in schedule_ids
+        for spec in specs
+    ]
+    if rows:
+        db.session.execute(insert(Seat), rows)
+    db.session.execute(
+        update(Schedule)
+        .where(Schedule.id.in_(schedule_ids))
+        .values(available_seats=len(specs), seat_version=Schedule.seat_version + 1)
+        .execution_options(synchronize_session=False)
+    )
     return len(rows)
 
 

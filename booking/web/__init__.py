@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
     from booking.web.admin import catalog_routes as admin_catalog_routes  # noqa: F401
     from booking.web.admin import routes as admin_routes  # noqa: F401
     from booking.web.admin import shift_routes as admin_shift_routes  # noqa: F401
+    from booking.web.admin import timetable_routes as admin_timetable_routes  # noqa: F401
     from booking.web.auth import bp as auth_bp
     from booking.web.auth import routes as auth_routes  # noqa: F401
     from booking.web.checkout import bp as checkout_bp
