@@ -38,6 +38,7 @@ MESSAGES = {
     "not_on_sale": "This trip is no longer on sale.",
     "no_such_seats": "There {what} {numbers} on this bus.",
     "taken": "{label} {numbers} {verb} no longer available. Nothing was held; choose other seats.",
+    "claimed_seat_removed": "A seat that was held or sold cannot be removed from the trip.",
 }
 
 
@@ -559,48 +560,23 @@ def refit_seats(session, schedule_id: uuid.UUID, specs: list, now: datetime) -> 
 
     :raise HoldError: when a seat to delete has a claim after all (nothing is changed then).
     """
-    current = {
-        number: seat_id
-        for seat_id, number in session.execute(
-            select(Seat.id, Seat.seat_number).where(Seat.schedule_id == schedule_id)
-        )
-    }
+    rows = session.execute(select(Seat.id, Seat.seat_number).where(Seat.schedule_id == schedule_id))
+    current = {number: seat_id for seat_id, number in rows}
     wanted = {spec.number: spec for spec in specs}
     gone = [current[n] for n in current if n not in wanted]
     if gone and session.scalar(
         select(ReservationSeat.id).where(ReservationSeat.seat_id.in_(gone)).limit(1)
     ):
-        raise HoldError("A seat that was held or sold cannot be removed from the trip.")
-
-    def shape(spec) -> dict:
-        return {
-            "deck": spec.deck,
-            "row_index": spec.row,
-            "column_index": spec.column,
-            "seat_type": spec.seat_type,
-            "price_modifier": spec.price_modifier,
-            "ladies_only": spec.ladies_only,
-            "is_window": spec.is_window,
-            "updated_at": now,
-        }
-
-    kept = [{"id": current[n], **shape(s)} for n, s in wanted.items() if n in current]
+        raise HoldError(MESSAGES["claimed_seat_removed"])
+    kept = [{"id": current[n], **_shape(s, now)} for n, s in wanted.items() if n in current]
+    fresh = {"schedule_id": schedule_id, "status": SeatStatus.AVAILABLE, "created_at": now}
     added = [
-        {
-            "id": uuid.uuid4(),
-            "schedule_id": schedule_id,
-            "seat_number": n,
-            "status": SeatStatus.AVAILABLE,
-            "created_at": now,
-            **shape(s),
-        }
+        {"id": uuid.uuid4(), "seat_number": n, **fresh, **_shape(s, now)}
         for n, s in wanted.items()
         if n not in current
     ]
     if gone:
-        session.execute(
-            Seat.__table__.delete().where(Seat.id.in_(gone)),
-        )
+        session.execute(Seat.__table__.delete().where(Seat.id.in_(gone)))
     if kept:
         session.execute(update(Seat), kept)
     if added:
@@ -608,3 +584,17 @@ def refit_seats(session, schedule_id: uuid.UUID, specs: list, now: datetime) -> 
     move_counter(session, schedule_id, len(added) - len(gone), now)
     announce_seats(schedule_id, [row["id"] for row in kept + added])
     return len(added), len(gone)
+
+
+def _shape(spec, now: datetime) -> dict:
+    """Where a seat of a layout sits and what it is, as seats columns."""
+    return {
+        "deck": spec.deck,
+        "row_index": spec.row,
+        "column_index": spec.column,
+        "seat_type": spec.seat_type,
+        "price_modifier": spec.price_modifier,
+        "ladies_only": spec.ladies_only,
+        "is_window": spec.is_window,
+        "updated_at": now,
+    }

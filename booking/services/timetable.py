@@ -248,41 +248,10 @@ def create(
 
 def _plan(session, request: PlanRequest, now: datetime, lock: bool) -> Plan:
     """Plan a request against the timetable as it is (the bus locked when ``lock``)."""
-    route = session.get(Route, request.route_id)
-    if route is None:
-        raise NotFound(MESSAGES["route_not_found"])
-    bus = session.get(Bus, request.bus_id, with_for_update=lock or None)
-    if bus is None:
-        raise NotFound(MESSAGES["bus_not_found"])
-    if not route.is_active:
-        raise TimetableError(MESSAGES["route_inactive"].format(route=route.name))
-    if not bus.is_active:
-        raise TimetableError(MESSAGES["bus_inactive"].format(bus=bus.bus_number))
-    if request.last_day < request.first_day:
-        raise TimetableError(MESSAGES["days_order"])
-    if not request.weekdays:
-        raise TimetableError(MESSAGES["no_weekdays"])
-    if not request.departure_times:
-        raise TimetableError(MESSAGES["no_times"])
-    if request.base_price <= 0:
-        raise TimetableError(MESSAGES["price"])
-    days = (request.last_day - request.first_day).days + 1
-    if days > MAX_TRIPS * 7:  # no need to walk years of days to say it is too many
-        raise TimetableError(MESSAGES["too_many"].format(count="over 400", limit=MAX_TRIPS))
+    route, bus = _checked(session, request, lock)
     zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
     duration = timedelta(minutes=route.estimated_duration_minutes)
-    departures = sorted(
-        datetime.combine(day, at, tzinfo=zone).astimezone(now.tzinfo)
-        for day in (request.first_day + timedelta(days=n) for n in range(days))
-        if day.weekday() in request.weekdays
-        for at in request.departure_times
-    )
-    if not departures:
-        raise TimetableError(
-            MESSAGES["nothing_matches"].format(first=request.first_day, last=request.last_day)
-        )
-    if len(departures) > MAX_TRIPS:
-        raise TimetableError(MESSAGES["too_many"].format(count=len(departures), limit=MAX_TRIPS))
+    departures = _departures(request, zone, now)
     existing = list(
         session.execute(
             select(
@@ -303,29 +272,8 @@ def _plan(session, request: PlanRequest, now: datetime, lock: bool) -> Plan:
     accepted: list[tuple[datetime, datetime]] = []
     for departure in departures:
         arrival = departure + duration
-        same = next((e for e in existing if e.departure_at == departure), None)
-        clash = next(
-            (
-                e
-                for e in existing
-                if e.status != ScheduleStatus.CANCELLED
-                and e.departure_at < arrival
-                and e.arrival_at > departure
-            ),
-            None,
-        )
-        if same is not None and same.route_id == route.id:
-            state, clash = EXISTS, None
-        elif same is not None or clash is not None:
-            state, clash = CONFLICT, same or clash
-        elif departure <= now:
-            state = PAST
-        elif departure - cutoff <= now:
-            state = CUTOFF
-        elif any(d < arrival and a > departure for d, a in accepted):
-            state = CONFLICT  # overlaps an earlier trip of this same request
-        else:
-            state = NEW
+        state, clash = _state(departure, arrival, route, existing, accepted, now, cutoff)
+        if state == NEW:
             accepted.append((departure, arrival))
         trips.append(
             PlannedTrip(
@@ -337,6 +285,81 @@ def _plan(session, request: PlanRequest, now: datetime, lock: bool) -> Plan:
             )
         )
     return Plan(request, route, bus, trips)
+
+
+def _checked(session, request: PlanRequest, lock: bool):
+    """The request's route and bus (the bus locked when ``lock``), once the request is sound.
+
+    :raise NotFound: unknown route or bus; TimetableError: anything else wrong with it.
+    """
+    route = session.get(Route, request.route_id)
+    if route is None:
+        raise NotFound(MESSAGES["route_not_found"])
+    bus = session.get(Bus, request.bus_id, with_for_update=lock or None)
+    if bus is None:
+        raise NotFound(MESSAGES["bus_not_found"])
+    if not route.is_active:
+        raise TimetableError(MESSAGES["route_inactive"].format(route=route.name))
+    if not bus.is_active:
+        raise TimetableError(MESSAGES["bus_inactive"].format(bus=bus.bus_number))
+    if request.last_day < request.first_day:
+        raise TimetableError(MESSAGES["days_order"])
+    if not request.weekdays:
+        raise TimetableError(MESSAGES["no_weekdays"])
+    if not request.departure_times:
+        raise TimetableError(MESSAGES["no_times"])
+    if request.base_price <= 0:
+        raise TimetableError(MESSAGES["price"])
+    return route, bus
+
+
+def _departures(request: PlanRequest, zone: ZoneInfo, now: datetime) -> list[datetime]:
+    """Every departure the request asks for, in time order.
+
+    :raise TimetableError: for none, or more than MAX_TRIPS.
+    """
+    days = (request.last_day - request.first_day).days + 1
+    if days > MAX_TRIPS * 7:  # no need to walk years of days to say it is too many
+        raise TimetableError(MESSAGES["too_many"].format(count="over 400", limit=MAX_TRIPS))
+    departures = sorted(
+        datetime.combine(day, at, tzinfo=zone).astimezone(now.tzinfo)
+        for day in (request.first_day + timedelta(days=n) for n in range(days))
+        if day.weekday() in request.weekdays
+        for at in request.departure_times
+    )
+    if not departures:
+        raise TimetableError(
+            MESSAGES["nothing_matches"].format(first=request.first_day, last=request.last_day)
+        )
+    if len(departures) > MAX_TRIPS:
+        raise TimetableError(MESSAGES["too_many"].format(count=len(departures), limit=MAX_TRIPS))
+    return departures
+
+
+def _state(departure, arrival, route, existing, accepted, now, cutoff):
+    """(state, the existing trip it clashes with or None) of one planned departure."""
+    same = next((e for e in existing if e.departure_at == departure), None)
+    clash = next(
+        (
+            e
+            for e in existing
+            if e.status != ScheduleStatus.CANCELLED
+            and e.departure_at < arrival
+            and e.arrival_at > departure
+        ),
+        None,
+    )
+    if same is not None and same.route_id == route.id:
+        return EXISTS, None
+    if same is not None or clash is not None:
+        return CONFLICT, same or clash
+    if departure <= now:
+        return PAST, clash
+    if departure - cutoff <= now:
+        return CUTOFF, clash
+    if any(d < arrival and a > departure for d, a in accepted):
+        return CONFLICT, clash  # overlaps an earlier trip of this same request
+    return NEW, clash
 
 
 def _describe(row, zone: ZoneInfo) -> str:
