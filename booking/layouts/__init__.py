@@ -46,6 +46,18 @@ class SeatSpec:
     ladies_only: bool
     is_window: bool
 
+    def columns(self) -> dict[str, Any]:
+        """Where the seat sits and what it is, as the seats table's columns."""
+        return {
+            "deck": self.deck,
+            "row_index": self.row,
+            "column_index": self.column,
+            "seat_type": self.seat_type,
+            "price_modifier": self.price_modifier,
+            "ladies_only": self.ladies_only,
+            "is_window": self.is_window,
+        }
+
 
 class LayoutError(ValueError):
     """A layout that does not validate; .errors lists every problem."""

@@ -568,10 +568,14 @@ def refit_seats(session, schedule_id: uuid.UUID, specs: list, now: datetime) -> 
         select(ReservationSeat.id).where(ReservationSeat.seat_id.in_(gone)).limit(1)
     ):
         raise HoldError(MESSAGES["claimed_seat_removed"])
-    kept = [{"id": current[n], **_shape(s, now)} for n, s in wanted.items() if n in current]
+    kept = [
+        {"id": current[n], **s.columns(), "updated_at": now}
+        for n, s in wanted.items()
+        if n in current
+    ]
     fresh = {"schedule_id": schedule_id, "status": SeatStatus.AVAILABLE, "created_at": now}
     added = [
-        {"id": uuid.uuid4(), "seat_number": n, **fresh, **_shape(s, now)}
+        {"id": uuid.uuid4(), "seat_number": n, **fresh, **s.columns(), "updated_at": now}
         for n, s in wanted.items()
         if n not in current
     ]
@@ -584,17 +588,3 @@ def refit_seats(session, schedule_id: uuid.UUID, specs: list, now: datetime) -> 
     move_counter(session, schedule_id, len(added) - len(gone), now)
     announce_seats(schedule_id, [row["id"] for row in kept + added])
     return len(added), len(gone)
-
-
-def _shape(spec, now: datetime) -> dict:
-    """Where a seat of a layout sits and what it is, as seats columns."""
-    return {
-        "deck": spec.deck,
-        "row_index": spec.row,
-        "column_index": spec.column,
-        "seat_type": spec.seat_type,
-        "price_modifier": spec.price_modifier,
-        "ladies_only": spec.ladies_only,
-        "is_window": spec.is_window,
-        "updated_at": now,
-    }

@@ -31,24 +31,20 @@ class InventoryError(Conflict):
 def seat_rows(schedule: Schedule, now: datetime) -> list[dict]:
     """The seats rows of a trip, built from its bus layout (not yet inserted)."""
     specs = parse_layout(schedule.bus.seat_layout_config, schedule.bus.total_seats)
-    return [
-        {
-            "id": uuid.uuid4(),
-            "schedule_id": schedule.id,
-            "seat_number": spec.number,
-            "deck": spec.deck,
-            "row_index": spec.row,
-            "column_index": spec.column,
-            "seat_type": spec.seat_type,
-            "price_modifier": spec.price_modifier,
-            "ladies_only": spec.ladies_only,
-            "is_window": spec.is_window,
-            "status": SeatStatus.AVAILABLE,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for spec in specs
-    ]
+    return [new_seat_row(schedule.id, spec, now) for spec in specs]
+
+
+def new_seat_row(schedule_id: uuid.UUID, spec, now: datetime) -> dict:
+    """The row of a new, free seat of a trip, from its layout spec."""
+    return {
+        "id": uuid.uuid4(),
+        "schedule_id": schedule_id,
+        "seat_number": spec.number,
+        **spec.columns(),
+        "status": SeatStatus.AVAILABLE,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def add_seats(schedule: Schedule, now: datetime) -> int:
@@ -64,25 +60,7 @@ def add_seats_for(bus, schedule_ids: list[uuid.UUID], now: datetime) -> int:
     """Insert the seats of several new trips of one bus (the layout parsed once) in one
     statement inside the caller's transaction, and set their counters; returns seats added."""
     specs = parse_layout(bus.seat_layout_config, bus.total_seats)
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "schedule_id": schedule_id,
-            "seat_number": spec.number,
-            "deck": spec.deck,
-            "row_index": spec.row,
-            "column_index": spec.column,
-            "seat_type": spec.seat_type,
-            "price_modifier": spec.price_modifier,
-            "ladies_only": spec.ladies_only,
-            "is_window": spec.is_window,
-            "status": SeatStatus.AVAILABLE,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for schedule_id in schedule_ids
-        for spec in specs
-    ]
+    rows = [new_seat_row(schedule_id, spec, now) for schedule_id in schedule_ids for spec in specs]
     if rows:
         db.session.execute(insert(Seat), rows)
     db.session.execute(

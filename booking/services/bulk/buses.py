@@ -14,14 +14,14 @@ import re
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.layouts import BUILTIN_LAYOUTS, LayoutError, load_builtin, parse_layout
 from booking.models import Bus, Schedule
 from booking.models.enums import BusType
 from booking.services.bulk import cells
-from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff
+from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff, insert_and_update
 from booking.services.bulk.routes import upcoming_sold_trips
 
 MESSAGES = {
@@ -177,16 +177,7 @@ class Buses(Kind):
 
     def write(self, rows: list[Row], now: datetime, admin_id: uuid.UUID | None) -> None:
         """Insert new buses and update changed ones, each in one statement."""
-        creates = [
-            {**r.values, "created_at": now, "updated_at": now} for r in rows if r.action == CREATE
-        ]
-        if creates:
-            db.session.execute(insert(Bus), creates)
-        updates = [
-            {**r.values, "id": r.current.id, "updated_at": now} for r in rows if r.action == UPDATE
-        ]
-        if updates:
-            db.session.execute(update(Bus), updates)
+        insert_and_update(Bus, rows, now)
 
 
 def _layout_summary(layout: dict) -> str:

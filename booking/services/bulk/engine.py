@@ -18,8 +18,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from flask import current_app
+from sqlalchemy import insert, update
 
 from booking.database import unit_of_work
+from booking.extensions import db
 from booking.services import audit
 from booking.services.errors import Conflict, DomainError
 
@@ -163,6 +165,20 @@ class Kind:
     def entity_id(self, row: Row) -> Any:
         """The id of the item a written row changed."""
         return row.values.get("id") or getattr(row.current, "id", None)
+
+
+def insert_and_update(model, rows: list[Row], now: datetime) -> None:
+    """The plain write of a kind: its new items in one INSERT, its changed ones in one UPDATE."""
+    creates = [
+        {**r.values, "created_at": now, "updated_at": now} for r in rows if r.action == CREATE
+    ]
+    if creates:
+        db.session.execute(insert(model), creates)
+    updates = [
+        {**r.values, "id": r.current.id, "updated_at": now} for r in rows if r.action == UPDATE
+    ]
+    if updates:
+        db.session.execute(update(model), updates)
 
 
 # ---- writing ------------------------------------------------------------------------------------

@@ -10,13 +10,13 @@ import re
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select
 
 from booking.extensions import db
 from booking.models import PromoCode
 from booking.models.enums import PromoKind
 from booking.services.bulk import cells
-from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff
+from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff, insert_and_update
 
 MESSAGES = {
     "code": "A code is 3-20 letters and digits.",
@@ -169,13 +169,4 @@ class PromoCodes(Kind):
 
     def write(self, rows: list[Row], now: datetime, admin_id: uuid.UUID | None) -> None:
         """Insert new codes and update changed ones, each in one statement."""
-        creates = [
-            {**r.values, "created_at": now, "updated_at": now} for r in rows if r.action == CREATE
-        ]
-        if creates:
-            db.session.execute(insert(PromoCode), creates)
-        updates = [
-            {**r.values, "id": r.current.id, "updated_at": now} for r in rows if r.action == UPDATE
-        ]
-        if updates:
-            db.session.execute(update(PromoCode), updates)
+        insert_and_update(PromoCode, rows, now)

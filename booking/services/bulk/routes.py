@@ -10,13 +10,13 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select
 
 from booking.extensions import db
 from booking.models import Booking, Route, Schedule
 from booking.models.enums import BookingStatus, ScheduleStatus
 from booking.services.bulk import cells
-from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff
+from booking.services.bulk.engine import CREATE, UPDATE, Kind, Row, cell, diff, insert_and_update
 
 MESSAGES = {
     "same_city": "The origin and the destination must differ.",
@@ -140,13 +140,4 @@ class Routes(Kind):
 
     def write(self, rows: list[Row], now: datetime, admin_id: uuid.UUID | None) -> None:
         """Insert new routes and update changed ones, each in one statement."""
-        creates = [
-            {**r.values, "created_at": now, "updated_at": now} for r in rows if r.action == CREATE
-        ]
-        if creates:
-            db.session.execute(insert(Route), creates)
-        updates = [
-            {**r.values, "id": r.current.id, "updated_at": now} for r in rows if r.action == UPDATE
-        ]
-        if updates:
-            db.session.execute(update(Route), updates)
+        insert_and_update(Route, rows, now)
