@@ -101,7 +101,14 @@
   // without this file the box posts all_on_page and the server takes the whole page.
   document.addEventListener("change", (event) => {
     const box = event.target;
-    if (!(box instanceof HTMLInputElement) || !box.dataset.chooseAll) return;
+    if (!(box instanceof HTMLInputElement)) return;
+    if (box.dataset.choose && !box.checked) {
+      // One row unticked: "all on this page" no longer holds (the server would take them all).
+      const all = document.querySelector(`input[data-choose-all="${box.dataset.choose}"]`);
+      if (all) all.checked = false;
+      return;
+    }
+    if (!box.dataset.chooseAll) return;
     const form = box.dataset.chooseAll;
     document.querySelectorAll(`input[data-choose="${form}"]`).forEach((row) => {
       row.checked = box.checked;
