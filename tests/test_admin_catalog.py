@@ -3,6 +3,7 @@ and changes nothing; every change writes an audit row."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from booking.models.enums import BusType, PromoKind, Role, ScheduleStatus, SeatS
 from booking.services import accounts, inventory
 from booking.services import admin_catalog as catalog
 from booking.services.admin_common import CatalogError
-from booking.services.errors import Conflict
+from booking.services.errors import Conflict, NotFound
 from tests.money_support import hold, pay_wallet, table_snapshot
 from tests.support import NOW, PASSWORD, make_trip
 
@@ -433,3 +434,77 @@ def test_a_stop_listed_twice_refused(admin):
         catalog.create_route(
             catalog.RouteData("Pune", "Goa", 450, 600, stops=twice), actor_id=admin.id, now=NOW
         )
+
+
+# ---- many at once --------------------------------------------------------------------------
+
+
+def test_preview_many_lists_refusals_and_writes_nothing(admin, asha):
+    sold, free = make_trip(), make_trip()
+    sell(asha, sold, ["3A"])
+    before = table_snapshot()
+    changes = catalog.preview_active_many("routes", [sold.route_id, free.route_id], False, NOW)
+    assert table_snapshot() == before
+    by_id = {c.id: c for c in changes}
+    assert [c.id for c in changes] == [sold.route_id, free.route_id]
+    assert "1 upcoming trip" in by_id[sold.route_id].refusal
+    assert by_id[free.route_id].refusal is None and by_id[free.route_id].changes
+    assert by_id[free.route_id].label == free.route.name and by_id[free.route_id].was_active
+
+
+def test_a_batch_with_one_refused_route_changes_nothing_and_names_it(admin, asha):
+    sold, free = make_trip(), make_trip()
+    sell(asha, sold, ["3A"])
+    name = sold.route.name
+    before = table_snapshot()
+    with pytest.raises(Conflict, match="Nothing was changed") as refused:
+        catalog.set_active_many(
+            "routes", [free.route_id, sold.route_id], False, actor_id=admin.id, now=NOW
+        )
+    assert name in refused.value.message and "1 upcoming trip" in refused.value.message
+    assert free.route.name not in refused.value.message
+    assert table_snapshot() == before
+
+
+def test_a_clean_batch_changes_all_and_writes_the_audit_rows(admin):
+    trips = [make_trip(), make_trip(), make_trip()]
+    ids = [t.route_id for t in trips]
+    catalog.set_route_active(ids[2], False, actor_id=admin.id, now=NOW)  # already off: left
+    changed = catalog.set_active_many("routes", ids, False, actor_id=admin.id, now=NOW)
+    assert changed == 2
+    assert all(db.session.get(Route, i).is_active is False for i in ids)
+    assert actions(ids[0]) == ["route.deactivated"] and actions(ids[2]) == ["route.deactivated"]
+    batch = db.session.scalars(
+        select(ActivityLog).where(ActivityLog.action_type == "route.bulk_deactivated")
+    ).all()
+    assert len(batch) == 1 and sorted(batch[0].details["changed"]) == sorted(map(str, ids[:2]))
+    row = db.session.scalar(select(ActivityLog).where(ActivityLog.entity_id == str(ids[0])))
+    assert row.details["batch"] == batch[0].entity_id and row.user_id == admin.id
+
+
+def test_buses_and_promos_many_at_once(admin):
+    trip = make_trip()
+    idle = new_bus(admin)
+    with pytest.raises(Conflict, match="upcoming trip"):
+        catalog.set_active_many("buses", [idle.id, trip.bus_id], False, actor_id=admin.id, now=NOW)
+    assert db.session.get(Bus, idle.id).is_active
+    assert catalog.set_active_many("buses", [idle.id], False, actor_id=admin.id, now=NOW) == 1
+    codes = [
+        catalog.create_promo_code(promo(code=c), actor_id=admin.id, now=NOW).id
+        for c in ("ONE10", "TWO10")
+    ]
+    assert catalog.set_active_many("promo_codes", codes, False, actor_id=admin.id, now=NOW) == 2
+    assert catalog.set_active_many("promo_codes", codes, True, actor_id=admin.id, now=NOW) == 2
+    assert sorted(actions(codes[0])) == ["promo.activated", "promo.created", "promo.deactivated"]
+
+
+def test_many_at_once_refuses_unknown_kinds_empty_and_missing(admin):
+    with pytest.raises(NotFound):
+        catalog.preview_active_many("users", [], True, NOW)
+    with pytest.raises(CatalogError):
+        catalog.set_active_many("routes", [], True, actor_id=admin.id, now=NOW)
+    gone = uuid.uuid4()
+    [change] = catalog.preview_active_many("routes", [gone], True, NOW)
+    assert change.refusal and not change.changes
+    with pytest.raises(Conflict, match="no longer exists"):
+        catalog.set_active_many("routes", [gone], True, actor_id=admin.id, now=NOW)

@@ -421,3 +421,109 @@ def test_route_form_stops_blank_rows_ignored(app, client, as_admin):
         f"/admin/routes/{route_id}", data={**data, "stops-2-minutes_from_departure": "900"}
     )
     assert late.status_code == 400 and "journey time" in text(late)
+
+
+# ---- many at once --------------------------------------------------------------------------
+
+
+def _routes(app, n=2) -> list[uuid.UUID]:
+    """The route ids of ``n`` fresh trips (two days ahead of the real clock)."""
+    with app.app_context():
+        return [make_trip(now=utcnow()).route_id for _ in range(n)]
+
+
+def test_route_list_has_boxes_and_the_action_bar(app, client, as_admin):
+    ids = _routes(app)
+    body = text(client.get("/admin/routes"))
+    assert 'action="/admin/routes/bulk-active"' in body and "Deactivate chosen" in body
+    assert f'name="ids" value="{ids[0]}"' in body and 'name="all_on_page"' in body
+    assert f'name="page_ids" value="{ids[1]}"' in body
+    for path in ("/admin/buses", "/admin/promo-codes"):
+        assert "bulk-active" in text(client.get(path)), path
+
+
+def test_bulk_preview_then_apply(app, client, as_admin):
+    ids = _routes(app)
+    data = {"ids": [str(i) for i in ids], "active": "0", "step": "preview"}
+    preview = client.post("/admin/routes/bulk-active", data=data)
+    body = text(preview)
+    assert preview.status_code == 200 and "Confirm" in body
+    assert body.count(f'name="ids" value="{ids[0]}"') == 1 and 'value="apply"' in body
+    with app.app_context():
+        assert all(db.session.get(Route, i).is_active for i in ids)  # the preview changed nothing
+    response = client.post(
+        "/admin/routes/bulk-active", data={**data, "step": "apply", "next": "/admin/routes?q=x"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/routes?q=x"
+    with app.app_context():
+        assert not any(db.session.get(Route, i).is_active for i in ids)
+        logged = db.session.scalar(
+            select(func.count())
+            .select_from(ActivityLog)
+            .where(ActivityLog.action_type == "route.bulk_deactivated")
+        )
+        assert logged == 1
+
+
+def test_choose_all_without_javascript_takes_the_page(app, client, as_admin):
+    ids = _routes(app)
+    data = {"page_ids": [str(i) for i in ids], "all_on_page": "y", "active": "0"}
+    response = client.post("/admin/routes/bulk-active", data={**data, "step": "apply"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert not any(db.session.get(Route, i).is_active for i in ids)
+
+
+def test_bulk_refusal_409_changes_nothing(app, client, as_admin, monkeypatch):
+    from booking.services import admin_routes
+
+    ids = _routes(app)
+    with app.app_context():
+        name = db.session.get(Route, ids[1]).name
+    # ids[1] has sold seats on a trip still to run.
+    monkeypatch.setattr(
+        admin_routes, "upcoming_sold_trips", lambda route_id, now: int(route_id == ids[1])
+    )
+    data = {"ids": [str(i) for i in ids], "active": "0", "step": "preview"}
+    preview = text(client.post("/admin/routes/bulk-active", data=data))
+    assert "Refused:" in preview and name in preview and "Confirm" not in preview
+    response = client.post("/admin/routes/bulk-active", data={**data, "step": "apply"})
+    body = text(response)
+    assert response.status_code == 409 and "Nothing was changed" in body and name in body
+    with app.app_context():
+        assert all(db.session.get(Route, i).is_active for i in ids)
+
+
+def test_bulk_nothing_chosen_400(client, as_admin):
+    response = client.post("/admin/buses/bulk-active", data={"active": "0", "step": "preview"})
+    assert response.status_code == 400 and "Choose at least one" in text(response)
+
+
+def test_bulk_unknown_kind_404(client, as_admin):
+    data = {"ids": [str(uuid.uuid4())], "active": "0"}
+    assert client.post("/admin/users/bulk-active", data=data).status_code == 404
+    assert client.post("/admin/nothing/bulk-active", data=data).status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER, Role.STAFF])
+def test_staff_cannot_bulk_switch(app, auth, client, role):
+    ids = _routes(app, 1)
+    sign_in_as(app, auth, role)
+    data = {"ids": [str(ids[0])], "active": "0", "step": "apply"}
+    assert client.post("/admin/routes/bulk-active", data=data).status_code == 403
+    with app.app_context():
+        assert db.session.get(Route, ids[0]).is_active
+
+
+def test_schedules_list_posts_chosen_trips_to_the_bulk_actions(app, client, as_admin, trip_id):
+    with app.app_context():
+        gone = make_trip(now=utcnow(), departs_in=-timedelta(hours=2)).id
+    body = text(client.get("/admin/schedules"))
+    assert 'action="/admin/schedules/bulk-actions"' in body
+    assert f'name="ids" value="{trip_id}" id="choose-{trip_id}" form="trips-bulk-form"' in body
+    assert f'name="ids" value="{gone}"' not in body  # already gone: not offered
+    for name in ('name="action"', 'name="change"', 'name="value"', 'name="step"'):
+        assert name in body
+    data = {"ids": [str(trip_id)], "action": "price", "change": "percent", "value": "10"}
+    preview = client.post("/admin/schedules/bulk-actions", data={**data, "step": "preview"})
+    assert preview.status_code == 200 and "Change prices" in text(preview)

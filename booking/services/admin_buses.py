@@ -23,6 +23,7 @@ from booking.models import Bus, Schedule
 from booking.models.enums import BusType, ScheduleStatus
 from booking.services import audit
 from booking.services.admin_common import (
+    ActiveKind,
     CatalogError,
     Page,
     apply_changes,
@@ -30,6 +31,7 @@ from booking.services.admin_common import (
     like,
     ordered,
     paginate,
+    register_active_kind,
 )
 from booking.services.errors import Conflict, NotFound
 
@@ -224,18 +226,37 @@ def _require_no_upcoming(bus: Bus, now: datetime) -> None:
         raise Conflict(MESSAGES["bus_upcoming"].format(number=bus.bus_number, count=count))
 
 
+def _set_bus_active(
+    bus_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime, **details
+) -> Bus:
+    """set_bus_active's work inside the caller's transaction: lock, check, switch, audit."""
+    bus = db.session.get(Bus, bus_id, with_for_update=True)
+    if bus is None:
+        raise NotFound(MESSAGES["bus_not_found"])
+    _check_bus_switch(bus, active, now)
+    bus.is_active = active
+    bus.updated_at = now
+    action = "bus.activated" if active else "bus.deactivated"
+    audit.record("bus", bus.id, action, actor_id=actor_id, at=now, **details)
+    return bus
+
+
+def _check_bus_switch(bus: Bus, active: bool, now: datetime) -> None:
+    """The rule a switch must pass: going out of service needs no trips still scheduled."""
+    if not active:
+        _require_no_upcoming(bus, now)
+
+
 def set_bus_active(
     bus_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime
 ) -> Bus:
     """Put a bus in or out of service. :raise Conflict: trips are still scheduled on it."""
-    with unit_of_work() as session:
-        bus = session.get(Bus, bus_id, with_for_update=True)
-        if bus is None:
-            raise NotFound(MESSAGES["bus_not_found"])
-        if not active:
-            _require_no_upcoming(bus, now)
-        bus.is_active = active
-        bus.updated_at = now
-        action = "bus.activated" if active else "bus.deactivated"
-        audit.record("bus", bus.id, action, actor_id=actor_id, at=now)
+    with unit_of_work():
+        bus = _set_bus_active(bus_id, active, actor_id=actor_id, now=now)
     return bus
+
+
+register_active_kind(
+    "buses",
+    ActiveKind(Bus, "bus", lambda b: b.bus_number, _check_bus_switch, _set_bus_active),
+)

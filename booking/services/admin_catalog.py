@@ -5,7 +5,9 @@ admin_buses, admin_schedules, admin_promos, admin_users); this one gathers their
 Every call owns its transaction, takes the acting admin and ``now``, writes an activity_logs
 row per change in the same transaction and raises CatalogError / NotFound / Conflict with a
 message for people; a refusal changes nothing. Each ``list_<kind>(filters, sort, page,
-per_page)`` returns a Page searched, filtered, sorted and cut in SQL.
+per_page)`` returns a Page searched, filtered, sorted and cut in SQL. Routes, buses and
+promo codes can also be switched on or off many at once (``preview_active_many`` then
+``set_active_many``: one transaction, all or nothing).
 """
 
 from booking.services.admin_buses import (
@@ -18,7 +20,13 @@ from booking.services.admin_buses import (
     set_bus_active,
     update_bus,
 )
-from booking.services.admin_common import CatalogError, Page
+from booking.services.admin_common import (
+    ActiveChange,
+    CatalogError,
+    Page,
+    preview_active_many,
+    set_active_many,
+)
 from booking.services.admin_promos import (
     PromoData,
     create_promo_code,
@@ -53,6 +61,7 @@ from booking.services.admin_users import (
 )
 
 __all__ = [
+    "ActiveChange",
     "BusData",
     "CatalogError",
     "LayoutRefused",
@@ -77,6 +86,8 @@ __all__ = [
     "list_routes",
     "list_schedules",
     "list_users",
+    "preview_active_many",
+    "set_active_many",
     "set_bus_active",
     "set_promo_active",
     "set_route_active",

@@ -19,7 +19,16 @@ from booking.extensions import db
 from booking.models import PromoCode
 from booking.models.enums import PromoKind
 from booking.services import audit
-from booking.services.admin_common import CatalogError, Page, flag, like, ordered, paginate
+from booking.services.admin_common import (
+    ActiveKind,
+    CatalogError,
+    Page,
+    flag,
+    like,
+    ordered,
+    paginate,
+    register_active_kind,
+)
 from booking.services.errors import Conflict, NotFound
 
 MESSAGES = {
@@ -227,16 +236,37 @@ def update_promo_code(
     return promo
 
 
+def _set_promo_active(
+    promo_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime, **details
+) -> PromoCode:
+    """set_promo_active's work inside the caller's transaction: lock, switch, audit."""
+    promo = db.session.get(PromoCode, promo_id, with_for_update=True)
+    if promo is None:
+        raise NotFound(MESSAGES["not_found"])
+    _check_promo_switch(promo, active, now)
+    promo.is_active = active
+    promo.updated_at = now
+    action = "promo.activated" if active else "promo.deactivated"
+    audit.record(
+        "promo_code", promo.id, action, actor_id=actor_id, at=now, code=promo.code, **details
+    )
+    return promo
+
+
+def _check_promo_switch(promo: PromoCode, active: bool, now: datetime) -> None:
+    """A promo code may always be switched on or off."""
+
+
 def set_promo_active(
     promo_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime
 ) -> PromoCode:
     """Switch a promo code on or off."""
-    with unit_of_work() as session:
-        promo = session.get(PromoCode, promo_id, with_for_update=True)
-        if promo is None:
-            raise NotFound(MESSAGES["not_found"])
-        promo.is_active = active
-        promo.updated_at = now
-        action = "promo.activated" if active else "promo.deactivated"
-        audit.record("promo_code", promo.id, action, actor_id=actor_id, at=now, code=promo.code)
+    with unit_of_work():
+        promo = _set_promo_active(promo_id, active, actor_id=actor_id, now=now)
     return promo
+
+
+register_active_kind(
+    "promo_codes",
+    ActiveKind(PromoCode, "promo_code", lambda p: p.code, _check_promo_switch, _set_promo_active),
+)

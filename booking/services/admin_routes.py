@@ -22,6 +22,7 @@ from booking.models import Route, RouteStop, Schedule, Seat
 from booking.models.enums import ScheduleStatus, SeatStatus, StopKind
 from booking.services import audit
 from booking.services.admin_common import (
+    ActiveKind,
     CatalogError,
     Page,
     apply_changes,
@@ -29,6 +30,7 @@ from booking.services.admin_common import (
     like,
     ordered,
     paginate,
+    register_active_kind,
 )
 from booking.services.errors import Conflict, NotFound
 
@@ -280,18 +282,37 @@ def _require_no_sold_trips(route: Route, now: datetime) -> None:
         raise Conflict(MESSAGES["route_sold"].format(route=route.name, count=count))
 
 
+def _set_route_active(
+    route_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime, **details
+) -> Route:
+    """set_route_active's work inside the caller's transaction: lock, check, switch, audit."""
+    route = db.session.get(Route, route_id, with_for_update=True)
+    if route is None:
+        raise NotFound(MESSAGES["route_not_found"])
+    _check_route_switch(route, active, now)
+    route.is_active = active
+    route.updated_at = now
+    action = "route.activated" if active else "route.deactivated"
+    audit.record("route", route.id, action, actor_id=actor_id, at=now, **details)
+    return route
+
+
+def _check_route_switch(route: Route, active: bool, now: datetime) -> None:
+    """The rule a switch must pass: going out of service needs no sold trips still to run."""
+    if not active:
+        _require_no_sold_trips(route, now)
+
+
 def set_route_active(
     route_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime
 ) -> Route:
     """Put a route in or out of service. :raise Conflict: sold trips on it are still to run."""
-    with unit_of_work() as session:
-        route = session.get(Route, route_id, with_for_update=True)
-        if route is None:
-            raise NotFound(MESSAGES["route_not_found"])
-        if not active:
-            _require_no_sold_trips(route, now)
-        route.is_active = active
-        route.updated_at = now
-        action = "route.activated" if active else "route.deactivated"
-        audit.record("route", route.id, action, actor_id=actor_id, at=now)
+    with unit_of_work():
+        route = _set_route_active(route_id, active, actor_id=actor_id, now=now)
     return route
+
+
+register_active_kind(
+    "routes",
+    ActiveKind(Route, "route", lambda r: r.name, _check_route_switch, _set_route_active),
+)

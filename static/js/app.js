@@ -97,6 +97,24 @@
     refreshSummary("");
   });
 
+  // Admin lists: "choose all on this page" ticks (or unticks) every row's box of its form;
+  // without this file the box posts all_on_page and the server takes the whole page.
+  document.addEventListener("change", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement)) return;
+    if (box.dataset.choose && !box.checked) {
+      // One row unticked: "all on this page" no longer holds (the server would take them all).
+      const all = document.querySelector(`input[data-choose-all="${box.dataset.choose}"]`);
+      if (all) all.checked = false;
+      return;
+    }
+    if (!box.dataset.chooseAll) return;
+    const form = box.dataset.chooseAll;
+    document.querySelectorAll(`input[data-choose="${form}"]`).forEach((row) => {
+      row.checked = box.checked;
+    });
+  });
+
   // Live updates: drop messages older than what is shown; keep the customer's ticks and focus;
   // untick a seat someone else just took, and say so.
   let tickedBefore = new Set();

@@ -6,6 +6,7 @@ UTC; the services check every rule, the forms only the shape of what was typed."
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,10 +24,18 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from booking.layouts import BUILTIN_LAYOUTS, load_builtin
 from booking.models.enums import BusType, PromoKind, Role, ScheduleStatus, StopKind
@@ -246,3 +255,44 @@ class ToggleForm(FlaskForm):
     """An activate / deactivate button (and the unlock button): only the CSRF token."""
 
     active = HiddenField()
+
+
+def _uuid(value: Any) -> Any:
+    """A posted id as a UUID (an unparseable one stays as it is and fails validation)."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return value
+
+
+class BulkActiveForm(FlaskForm):
+    """Activate / deactivate the rows chosen on a list: ``ids`` are the ticked boxes; with
+    ``all_on_page`` ticked every id of the page (``page_ids``) counts as chosen too, so the
+    "choose all" box works without JavaScript. ``step`` is 'preview' or 'apply'."""
+
+    ids = SelectMultipleField("Chosen", coerce=_uuid, validate_choice=False)
+    page_ids = SelectMultipleField("On this page", coerce=_uuid, validate_choice=False)
+    all_on_page = BooleanField("Choose all on this page")
+    active = SelectField(
+        "Action",
+        choices={"1": "Activate", "0": "Deactivate"},
+        validators=[DataRequired("Choose activate or deactivate.")],
+    )
+    step = HiddenField(default="preview")
+    next = HiddenField()
+
+    def chosen(self) -> list[uuid.UUID]:
+        """The chosen ids, in the page's order, each once."""
+        picked = list(self.ids.data or [])
+        if self.all_on_page.data:
+            picked += list(self.page_ids.data or [])
+        return list(dict.fromkeys(picked))
+
+    def validate_ids(self, field) -> None:
+        ids = list(field.data or []) + list(self.page_ids.data or [])
+        if any(not isinstance(i, uuid.UUID) for i in ids):
+            raise ValidationError("Reload the list and choose the rows again.")
+        if not self.chosen():
+            raise ValidationError("Choose at least one row.")

@@ -1,7 +1,9 @@
 """Admin catalogue pages: routes, buses (with the seat layout preview), schedules, promo
 codes and users. Each kind has a list (search, filters, sortable headers, pages; htmx swaps
-the table), a new / edit form and activate / deactivate buttons. Admins only; GET changes
-nothing; every rule is in services.admin_*."""
+the table), a new / edit form and activate / deactivate buttons; routes, buses and promo
+codes also take a checkbox column and an action bar (preview, then confirm: all or nothing),
+and the schedules list posts its chosen trips to the timetable's bulk actions. Admins only;
+GET changes nothing; every rule is in services.admin_*."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import uuid
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user
 
 from booking.layouts import LayoutError
@@ -23,6 +25,7 @@ from booking.services.errors import DomainError
 from booking.web.access import role_required
 from booking.web.admin import bp
 from booking.web.admin.catalog_forms import (
+    BulkActiveForm,
     BusForm,
     PromoForm,
     RouteForm,
@@ -32,10 +35,19 @@ from booking.web.admin.catalog_forms import (
     to_local,
     to_utc,
 )
+from booking.web.admin.timetable_forms import BulkForm
+from booking.web.forms import first_error
 from booking.web.htmx import render
 
 PER_PAGE = 25
 ACTIVE_CHOICES = [("", "All"), ("active", "Active"), ("inactive", "Inactive")]
+# The lists with bulk activate / deactivate: the URL's kind -> (service kind, list, noun).
+BULK_KINDS = {
+    "routes": ("routes", "admin.routes", "route(s)"),
+    "buses": ("buses", "admin.buses", "bus(es)"),
+    "promo-codes": ("promo_codes", "admin.promo_codes", "promo code(s)"),
+}
+BULK_LISTS = {service: url for url, (service, _, _) in BULK_KINDS.items()}
 
 
 # ---- shared --------------------------------------------------------------------------------
@@ -62,6 +74,8 @@ def _list(kind: str, page, args: dict[str, str], filters: list, **context):
         args=args,
         filters=filters,
         toggle=ToggleForm(),
+        bulk=BulkActiveForm(formdata=None) if kind in BULK_LISTS else None,
+        bulk_kind=BULK_LISTS.get(kind),
         table_template=f"admin/catalog/_{kind}_table.html",
         **context,
     )
@@ -92,6 +106,53 @@ def _back(default: str) -> str:
 def _want_active() -> bool:
     """The activate / deactivate button's wish."""
     return request.form.get("active") in ("1", "true", "yes")
+
+
+# ---- many at once ----------------------------------------------------------------------------
+
+
+def _bulk_page(kind: str, form: BulkActiveForm, changes, status: int = 200, error=None):
+    """The preview of a bulk switch (or its refusal) with the Confirm button."""
+    _, list_endpoint, noun = BULK_KINDS[kind]
+    return render(
+        "admin/catalog/bulk_active.html",
+        "admin/catalog/_bulk_active.html",
+        status,
+        form=form,
+        kind=kind,
+        noun=noun,
+        changes=changes,
+        error=error,
+        chosen=form.chosen() if not form.ids.errors else [],
+        back=_back(url_for(list_endpoint)),
+    )
+
+
+@bp.post("/<kind>/bulk-active", endpoint="bulk_active")
+@role_required(Role.ADMIN)
+def bulk_active(kind: str):
+    """Activate or deactivate the chosen routes, buses or promo codes: step=preview shows what
+    would change (refusals too), step=apply does it all or nothing."""
+    if kind not in BULK_KINDS:
+        abort(404)
+    service, list_endpoint, noun = BULK_KINDS[kind]
+    form = BulkActiveForm()
+    if not form.validate_on_submit():
+        return _bulk_page(kind, form, None, status=400, error=first_error(form))
+    ids, active, now = form.chosen(), form.active.data == "1", utcnow()
+    try:
+        if form.step.data != "apply":
+            changes = catalog.preview_active_many(service, ids, active, now)
+            return _bulk_page(kind, form, changes)
+        count = catalog.set_active_many(service, ids, active, actor_id=current_user.id, now=now)
+    except DomainError as error:
+        try:
+            changes = catalog.preview_active_many(service, ids, active, now)
+        except DomainError:
+            changes = None
+        return _bulk_page(kind, form, changes, status=error.status, error=error.message)
+    flash(f"{count} {noun} {'activated' if active else 'deactivated'}.", "success")
+    return redirect(_back(url_for(list_endpoint)))
 
 
 # ---- routes --------------------------------------------------------------------------------
@@ -327,6 +388,8 @@ def schedules_list():
         page,
         args,
         [("status", "Status", statuses), ("from", "From", "date"), ("to", "To", "date")],
+        now=now,
+        trips_bulk=BulkForm(formdata=None),
     )
 
 
