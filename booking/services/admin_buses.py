@@ -31,7 +31,6 @@ from booking.services.admin_common import (
     like,
     ordered,
     paginate,
-    register_active_kind,
 )
 from booking.services.errors import Conflict, NotFound
 
@@ -256,7 +255,4 @@ def set_bus_active(
     return bus
 
 
-register_active_kind(
-    "buses",
-    ActiveKind(Bus, "bus", lambda b: b.bus_number, _check_bus_switch, _set_bus_active),
-)
+ACTIVE = ActiveKind(Bus, "bus", lambda b: b.bus_number, _check_bus_switch, _set_bus_active)

@@ -10,6 +10,7 @@ promo codes can also be switched on or off many at once (``preview_active_many``
 ``set_active_many``: one transaction, all or nothing).
 """
 
+from booking.services import admin_buses, admin_promos, admin_routes
 from booking.services.admin_buses import (
     BusData,
     LayoutRefused,
@@ -21,11 +22,13 @@ from booking.services.admin_buses import (
     update_bus,
 )
 from booking.services.admin_common import (
+    ACTIVE_MESSAGES,
     ActiveChange,
+    ActiveKind,
     CatalogError,
     Page,
-    preview_active_many,
-    set_active_many,
+    preview_active,
+    switch_active,
 )
 from booking.services.admin_promos import (
     PromoData,
@@ -59,6 +62,7 @@ from booking.services.admin_users import (
     unlock_user,
     update_user,
 )
+from booking.services.errors import NotFound
 
 __all__ = [
     "ActiveChange",
@@ -99,3 +103,36 @@ __all__ = [
     "update_schedule",
     "update_user",
 ]
+
+
+# The kinds whose rows can be switched on or off many at once.
+ACTIVE_KINDS: dict[str, ActiveKind] = {
+    "routes": admin_routes.ACTIVE,
+    "buses": admin_buses.ACTIVE,
+    "promo_codes": admin_promos.ACTIVE,
+}
+
+
+def _active_kind(kind: str) -> ActiveKind:
+    """:raise NotFound: for a kind that cannot be switched many at once."""
+    spec = ACTIVE_KINDS.get(kind)
+    if spec is None:
+        raise NotFound(ACTIVE_MESSAGES["unknown_kind"])
+    return spec
+
+
+def preview_active_many(kind: str, ids, active: bool, now) -> list[ActiveChange]:
+    """What ``set_active_many`` would do to each chosen row, refusals included; writes nothing.
+
+    :raise NotFound: an unknown kind; CatalogError: nothing chosen.
+    """
+    return preview_active(_active_kind(kind), ids, active, now)
+
+
+def set_active_many(kind: str, ids, active: bool, *, actor_id, now) -> int:
+    """Switch every chosen row on (or off) in one transaction, all or nothing (see
+    ``admin_common.switch_active``). Returns how many changed.
+
+    :raise NotFound: an unknown kind; Conflict: a row is refused; CatalogError: none chosen.
+    """
+    return switch_active(_active_kind(kind), kind, ids, active, actor_id=actor_id, now=now)

@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select
 from booking.database import unit_of_work
 from booking.extensions import db
 from booking.services import audit
-from booking.services.errors import Conflict, DomainError, NotFound
+from booking.services.errors import Conflict, DomainError
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
@@ -147,24 +147,6 @@ class ActiveKind:
     switch: Callable[..., Any]
 
 
-ACTIVE_KINDS: dict[str, ActiveKind] = {}
-
-
-def register_active_kind(name: str, kind: ActiveKind) -> None:
-    """Make ``name`` ('routes', 'buses', 'promo_codes') usable by the many-row switch."""
-    ACTIVE_KINDS[name] = kind
-
-
-def _active_kind(name: str) -> ActiveKind:
-    """The registered kind. :raise NotFound: no such kind."""
-    import booking.services.admin_catalog  # noqa: F401  (registers every kind)
-
-    kind = ACTIVE_KINDS.get(name)
-    if kind is None:
-        raise NotFound(ACTIVE_MESSAGES["unknown_kind"])
-    return kind
-
-
 def _active_changes(
     kind: ActiveKind, ids: Iterable[uuid.UUID], active: bool, now: datetime, *, lock: bool
 ) -> list[ActiveChange]:
@@ -193,14 +175,14 @@ def _active_changes(
     return result
 
 
-def preview_active_many(
-    kind: str, ids: Iterable[uuid.UUID], active: bool, now: datetime
+def preview_active(
+    spec: ActiveKind, ids: Iterable[uuid.UUID], active: bool, now: datetime
 ) -> list[ActiveChange]:
-    """What ``set_active_many`` would do to each chosen row, refusals included; writes nothing.
+    """What ``switch_active`` would do to each chosen row, refusals included; writes nothing.
 
-    :raise NotFound: an unknown kind; CatalogError: nothing chosen.
+    :raise CatalogError: nothing chosen.
     """
-    return _active_changes(_active_kind(kind), ids, active, now, lock=False)
+    return _active_changes(spec, ids, active, now, lock=False)
 
 
 def _refusal_message(refused: list[ActiveChange]) -> str:
@@ -211,7 +193,8 @@ def _refusal_message(refused: list[ActiveChange]) -> str:
     return ACTIVE_MESSAGES["refused"].format(reasons=" ".join(reasons))
 
 
-def set_active_many(
+def switch_active(
+    spec: ActiveKind,
     kind: str,
     ids: Iterable[uuid.UUID],
     active: bool,
@@ -224,9 +207,8 @@ def set_active_many(
     Returns how many changed.
 
     :raise Conflict: a row is refused (the message names each and why; nothing changes);
-        NotFound: an unknown kind; CatalogError: nothing chosen.
+        CatalogError: nothing chosen.
     """
-    spec = _active_kind(kind)
     batch_id = uuid.uuid4()
     with unit_of_work():
         changes = _active_changes(spec, ids, active, now, lock=True)

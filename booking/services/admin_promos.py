@@ -27,7 +27,6 @@ from booking.services.admin_common import (
     like,
     ordered,
     paginate,
-    register_active_kind,
 )
 from booking.services.errors import Conflict, NotFound
 
@@ -266,7 +265,6 @@ def set_promo_active(
     return promo
 
 
-register_active_kind(
-    "promo_codes",
-    ActiveKind(PromoCode, "promo_code", lambda p: p.code, _check_promo_switch, _set_promo_active),
+ACTIVE = ActiveKind(
+    PromoCode, "promo_code", lambda p: p.code, _check_promo_switch, _set_promo_active
 )

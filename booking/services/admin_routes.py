@@ -30,7 +30,6 @@ from booking.services.admin_common import (
     like,
     ordered,
     paginate,
-    register_active_kind,
 )
 from booking.services.errors import Conflict, NotFound
 
@@ -312,7 +311,4 @@ def set_route_active(
     return route
 
 
-register_active_kind(
-    "routes",
-    ActiveKind(Route, "route", lambda r: r.name, _check_route_switch, _set_route_active),
-)
+ACTIVE = ActiveKind(Route, "route", lambda r: r.name, _check_route_switch, _set_route_active)
