@@ -22,6 +22,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(app.instance_path))
     if config:
         app.config.update(config)
+    _refuse_sandbox_in_production(app.config)
     _configure_logging(app)
 
     from booking import database
@@ -56,6 +57,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
     return app
+
+
+def _refuse_sandbox_in_production(config) -> None:
+    """The sandbox gateway takes no money: production must not run it by mistake.
+
+    :raise RuntimeError: in production with GATEWAY=sandbox, unless ALLOW_SANDBOX_IN_PRODUCTION.
+    """
+    if (
+        config.get("PRODUCTION")
+        and config.get("GATEWAY") == "sandbox"
+        and not config.get("ALLOW_SANDBOX_IN_PRODUCTION")
+    ):
+        raise RuntimeError(
+            "GATEWAY=sandbox takes no real payments and is refused in production "
+            "(FLASK_ENV=production): configure a real GATEWAY, or set "
+            "ALLOW_SANDBOX_IN_PRODUCTION=1 to run the sandbox there on purpose."
+        )
 
 
 def _migrations_dir():

@@ -21,6 +21,11 @@ def _decimal_map(name: str, default: str) -> dict[str, Decimal]:
     return {key.strip(): Decimal(value.strip()) for key, value in pairs}
 
 
+def _flag(name: str) -> bool:
+    """Read a yes/no setting: 1, true, yes or on (any case) mean yes."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _secret_key(instance_path: Path, production: bool) -> str:
     """Return SECRET_KEY from the environment, or one generated once and kept under instance/.
 
@@ -48,6 +53,7 @@ def load_config(instance_path: str) -> dict:
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    bulk_max_bytes = _int("BULK_MAX_BYTES", 5 * 1024 * 1024)
     return {
         "SECRET_KEY": _secret_key(instance, production),
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -90,11 +96,17 @@ def load_config(instance_path: str) -> dict:
         "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
         # Payments.
         "GATEWAY": os.environ.get("GATEWAY", "sandbox"),
+        # create_app refuses the sandbox gateway in production unless this says it is meant.
+        "ALLOW_SANDBOX_IN_PRODUCTION": _flag("ALLOW_SANDBOX_IN_PRODUCTION"),
         "GATEWAY_WEBHOOK_SECRET": os.environ.get("GATEWAY_WEBHOOK_SECRET")
         or _secret_key(instance, production) + ":webhook",
         "WEBHOOK_TOLERANCE_SECONDS": _int("WEBHOOK_TOLERANCE_SECONDS", 300),
         # Bulk CSV edit in the admin pages: the largest file and the most rows one upload takes.
-        "BULK_MAX_BYTES": _int("BULK_MAX_BYTES", 5 * 1024 * 1024),
+        "BULK_MAX_BYTES": bulk_max_bytes,
+        # The largest request body any page takes (a bare 413 beyond it, before the body is
+        # read or a webhook verified): the bulk CSV upload's limit plus 1 MB, so a file a little
+        # over that limit still gets the bulk page's own message.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", bulk_max_bytes + 1024 * 1024),
         "BULK_MAX_ROWS": _int("BULK_MAX_ROWS", 20_000),
         # Email: SMTP when configured, else only the outbox table.
         "SMTP_HOST": os.environ.get("SMTP_HOST") or None,

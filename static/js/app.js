@@ -21,6 +21,11 @@
     }
   });
 
+  // A button marked data-print prints the page (the CSP allows no inline onclick).
+  document.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[data-print]")) window.print();
+  });
+
   // A boosted link or form swaps the whole body and the focused element goes with it: start
   // the keyboard and a screen reader at the new page's content instead of nowhere.
   document.addEventListener("htmx:afterSettle", (event) => {

@@ -70,12 +70,22 @@ def new_context(browser, live_server) -> Iterator[Callable]:
             timezone_id="Asia/Kolkata",
         )
         context.set_default_timeout(10_000)
+        # Every page must live with the Content-Security-Policy: the browser says what it refused.
+        context.on("console", lambda message: _note_csp_refusal(message, refused))
         opened.append(context)
         return context
 
+    refused: list[str] = []
     yield open_context
     for context in opened:
         context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
+
+
+def _note_csp_refusal(message, refused: list[str]) -> None:
+    """Keep a console error that is the CSP refusing something."""
+    if message.type == "error" and "Content Security Policy" in message.text:
+        refused.append(message.text)
 
 
 @pytest.fixture

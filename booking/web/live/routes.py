@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
+from flask import request
 from flask_login import current_user
 
 from booking import realtime
@@ -13,11 +15,28 @@ from booking.web.live import bp
 
 # Application close codes live in 4000-4999; this one mirrors HTTP 404.
 UNKNOWN_TRIP = 4404
+# RFC 6455 "policy violation": the page that opened the socket is another site's.
+FOREIGN_ORIGIN = 1008
+
+
+def foreign_origin() -> bool:
+    """Whether the handshake names an Origin that is not this site (host and port).
+
+    No Origin header (a non-browser client) is let through: browsers always send one, and it is
+    a browser on another site, riding the visitor's cookie, that this refuses.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    return urlsplit(origin).netloc.lower() != request.host.lower()
 
 
 @sock.route("/ws/schedules/<uuid:schedule_id>/seats", bp=bp)
 def seats(ws, schedule_id: uuid.UUID) -> None:
     """Push a trip's seat changes to one browser's seat map until the browser goes away."""
+    if foreign_origin():
+        ws.close(reason=FOREIGN_ORIGIN, message="This seat map belongs to another site.")
+        return
     # Read the id now: the seat read below ends the transaction and expires the user row.
     viewer_id = current_user.id if current_user.is_authenticated else None
     try:
