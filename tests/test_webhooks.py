@@ -175,8 +175,26 @@ def test_a_webhook_about_an_unknown_payment_is_404_and_changes_nothing(paying, s
         b"[]",
         b'{"id":"evt_1","type":"payment.refunded_twice","data":{"reference":"x","amount":"1.00"}}',
         b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":"x","amount":225.0}}',
+        b'{"id":"evt_1","type":["payment.succeeded"],"data":{"reference":"x","amount":"1.00"}}',
+        b'{"id":"evt_1","type":{"a":1},"data":{"reference":"x","amount":"1.00"}}',
+        b'{"id":["evt_1"],"type":"payment.succeeded","data":{"reference":"x","amount":"1.00"}}',
+        b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":{},"amount":"1.00"}}',
+        b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":"x","amount":["1"]}}',
+        b'{"id":"evt_1","type":"payment.succeeded","data":[]}',
     ],
-    ids=["truncated", "not-json", "not-an-object", "unknown-type", "float-amount"],
+    ids=[
+        "truncated",
+        "not-json",
+        "not-an-object",
+        "unknown-type",
+        "float-amount",
+        "type-a-list",
+        "type-an-object",
+        "id-a-list",
+        "reference-an-object",
+        "amount-a-list",
+        "data-a-list",
+    ],
 )
 def test_a_well_signed_but_malformed_webhook_is_400_and_changes_nothing(paying, send, app, body):
     from booking.gateway.sandbox import sign

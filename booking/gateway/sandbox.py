@@ -170,7 +170,7 @@ def _parse_event(body: bytes) -> WebhookEvent:
     if not _is_id(event_id):
         raise WebhookError("The webhook event has no usable id.")
     event_type = payload.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise WebhookError(f"The webhook event type {str(event_type)[:40]!r} is not one we know.")
     data = payload.get("data")
     if not isinstance(data, dict):
