@@ -191,8 +191,8 @@ def test_next_only_leads_back_into_the_site(client, auth, app):
 
 @pytest.mark.parametrize(
     "target",
-    ["/account%0d%0aSet-Cookie:%20x=1", "/a%0ab", "/%00", "/%5Cevil.example", "//[evil"],
-    ids=["crlf", "lf", "nul", "backslash", "bad-ipv6"],
+    ["/account%0d%0aSet-Cookie:%20x=1", "/a%0ab", "/%5Cevil.example", "//[evil"],
+    ids=["crlf", "lf", "backslash", "bad-ipv6"],
 )
 def test_an_unsafe_next_is_treated_as_absent(client, auth, app, target):
     """A next that could split the Location header or leave the site is ignored, not a 500."""

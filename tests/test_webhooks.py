@@ -181,6 +181,8 @@ def test_a_webhook_about_an_unknown_payment_is_404_and_changes_nothing(paying, s
         b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":{},"amount":"1.00"}}',
         b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":"x","amount":["1"]}}',
         b'{"id":"evt_1","type":"payment.succeeded","data":[]}',
+        b'{"id":"evt\\u00001","type":"payment.succeeded","data":{"reference":"x","amount":"1.00"}}',
+        b'{"id":"evt_1","type":"payment.succeeded","data":{"reference":"x\\u0000","amount":"1.00"}}',
     ],
     ids=[
         "truncated",
@@ -194,6 +196,8 @@ def test_a_webhook_about_an_unknown_payment_is_404_and_changes_nothing(paying, s
         "reference-an-object",
         "amount-a-list",
         "data-a-list",
+        "nul-in-id",
+        "nul-in-reference",
     ],
 )
 def test_a_well_signed_but_malformed_webhook_is_400_and_changes_nothing(paying, send, app, body):

@@ -204,7 +204,11 @@ def _refuse_constant(name: str) -> Any:
 
 def _is_id(value: Any) -> bool:
     """Whether ``value`` is a non-empty string that fits our id columns."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and not any(ord(c) < 32 or ord(c) == 127 for c in value)  # PostgreSQL refuses a NUL
+    )
 
 
 def _checkout_url(payment_id: uuid.UUID) -> str:
