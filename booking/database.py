@@ -122,7 +122,8 @@ def with_retries(attempt: Callable[[], T], taken_message: str | None = None) -> 
             code = getattr(error.orig, "sqlstate", None)
             if code == "40P01":  # deadlock detected: PostgreSQL aborted us; try again
                 continue
-            if code == "55P03" or "locked" in str(error.orig):
+            # 55P03 lock_not_available (lock_timeout), 57014 query_canceled (statement_timeout)
+            if code in ("55P03", "57014") or "locked" in str(error.orig):
                 raise Busy(MESSAGES["busy"]) from error
             raise
     raise ConcurrentChange(taken_message or MESSAGES["changed"])

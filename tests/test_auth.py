@@ -189,6 +189,24 @@ def test_next_only_leads_back_into_the_site(client, auth, app):
     assert outside.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["/account%0d%0aSet-Cookie:%20x=1", "/a%0ab", "/%5Cevil.example", "//[evil"],
+    ids=["crlf", "lf", "backslash", "bad-ipv6"],
+)
+def test_an_unsafe_next_is_treated_as_absent(client, auth, app, target):
+    """A next that could split the Location header or leave the site is ignored, not a 500."""
+    with app.app_context():
+        make_user(email="kiran@example.com")
+    assert client.get(f"/login?next={target}").status_code == 200
+    response = client.post(
+        f"/login?next={target}", data={"email": "kiran@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get(f"/login?next={target}").headers["Location"] == "/"
+
+
 def test_logout_needs_a_post(client, auth, app):
     """GET /logout does nothing; POST signs out."""
     with app.app_context():

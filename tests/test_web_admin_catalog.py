@@ -111,7 +111,7 @@ def test_route_created_and_errors_rerender(app, client, as_admin):
     response = client.post("/admin/routes/new", data=data)
     assert response.status_code == 302 and count(app, Route) == 1
     again = client.post("/admin/routes/new", data=data)
-    assert again.status_code == 400 and "already exists" in text(again)
+    assert again.status_code == 409 and "already exists" in text(again)
     bad = client.post("/admin/routes/new", data={**data, "distance_km": "", "destination_city": ""})
     assert bad.status_code == 400
     assert "Enter the distance." in text(bad) and "Enter the destination city." in text(bad)
@@ -214,7 +214,7 @@ def test_layout_errors_shown_on_the_form(app, client, as_admin, layout, message,
 def test_duplicate_bus_number_shown_on_the_field(app, client, as_admin):
     client.post("/admin/buses/new", data=bus_form())
     again = client.post("/admin/buses/new", data=bus_form(bus_number="ka01 x 1"))
-    assert again.status_code == 400 and "already in use" in text(again)
+    assert again.status_code == 409 and "already in use" in text(again)
 
 
 def test_bus_edit_shows_the_current_layout(app, client, as_admin, trip_id):
@@ -243,7 +243,7 @@ def test_schedule_created_from_the_form_and_refusals(app, client, as_admin, trip
         }
         later = trip.arrival_at + timedelta(days=1)
     overlap = client.post("/admin/schedules/new", data=data)
-    assert overlap.status_code == 400 and "overlaps" in text(overlap)
+    assert overlap.status_code == 409 and "overlaps" in text(overlap)
     backwards = client.post(
         "/admin/schedules/new",
         data={
@@ -332,7 +332,7 @@ def test_promo_created_listed_and_switched_off(app, client, as_admin):
     listing = text(client.get("/admin/promo-codes?kind=percent", headers=HTMX))
     assert "MONSOON10" in listing and "10%" in listing
     again = client.post("/admin/promo-codes/new", data=promo_form())
-    assert again.status_code == 400 and "already exists" in text(again)
+    assert again.status_code == 409 and "already exists" in text(again)
     bad = client.post("/admin/promo-codes/new", data=promo_form(code="OTHER", value="150"))
     assert bad.status_code == 400 and "1 to 100" in text(bad)
     with app.app_context():

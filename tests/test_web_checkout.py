@@ -704,3 +704,81 @@ def test_with_csrf_on_releasing_the_seats_takes_the_checkout_pages_token(make_ap
     assert client.post(f"/holds/{hold_id}/drop").status_code == 400
     dropped = client.post(f"/holds/{hold_id}/drop", data={"csrf_token": token})
     assert dropped.status_code == 302 and dropped.headers["Location"] == f"/schedules/{trip_id}"
+
+
+# ---- tampered and hostile input ------------------------------------------------------------------
+
+
+def test_an_overlong_idempotency_key_is_refused_with_a_fresh_one_not_a_crash(
+    client, app, shopper, trip_id
+):
+    """A key longer than the column (64) is a form error (400) and a fresh key is given."""
+    customer = shopper(wallet="5000")
+    hold_id = hold_through_the_seat_map(client, trip_id, ["1A"])
+    response = client.post(f"/holds/{hold_id}", data=checkout_form(["1A"], key="k" * 65))
+    assert response.status_code == 400
+    assert "Press Pay again." in text(response)
+    assert "k" * 65 not in response.text
+    assert booking_of(app, hold_id) is None and balance(app, customer) == Decimal("5000.00")
+    again = client.post(f"/holds/{hold_id}", data=checkout_form(["1A"], key="k" * 64))
+    assert again.status_code == 302
+    assert booking_of(app, hold_id) is not None
+
+
+def test_the_payment_service_drops_an_overlong_idempotency_key(client, app, shopper, trip_id):
+    """Called directly with a 65-character key, the service pays without storing the key."""
+    from booking.services import payments
+    from booking.services.details import CheckoutDetails, Passenger
+
+    customer = shopper(wallet="5000")
+    hold_id = hold_through_the_seat_map(client, trip_id, ["1A"])
+    with app.test_request_context():
+        paid = payments.pay(
+            hold_id=hold_id,
+            customer_id=customer,
+            details=CheckoutDetails(
+                passengers=(Passenger("1A", "Priya Raman", 30, "female"),),
+                contact_name="Priya Raman",
+                contact_phone="9876543210",
+            ),
+            use_wallet=True,
+            method=None,
+            now=utcnow(),
+            return_url="/",
+            idempotency_key="k" * 65,
+        )
+        assert paid.booking is not None
+        keys = db.session.scalars(select(Payment.idempotency_key)).all()
+        assert keys and all(key is None for key in keys)
+
+
+def test_a_passenger_without_a_seat_number_is_a_field_error_not_a_crash(
+    client, app, shopper, trip_id
+):
+    """The hidden seat number left out of the post: 400 with messages, nothing paid."""
+    customer = shopper(wallet="5000")
+    hold_id = hold_through_the_seat_map(client, trip_id, ["1A"])
+    data = checkout_form(["1A"])
+    del data["passengers-0-seat_number"]
+    response = client.post(f"/holds/{hold_id}", data=data)
+    assert response.status_code == 400
+    body = text(response)
+    assert "A passenger came without a seat." in body
+    assert "Enter the name of the passenger in seat 1A." in body
+    assert booking_of(app, hold_id) is None and balance(app, customer) == Decimal("5000.00")
+
+
+def test_busy_at_checkout_answers_503_not_400(client, app, shopper, trip_id, monkeypatch):
+    """A DomainError keeps its own status on the checkout page (Busy is 503)."""
+    from booking.errors import Busy
+    from booking.web.checkout import routes as checkout_routes
+
+    def busy(**_kw):
+        raise Busy("Those seats are being booked by someone else right now.")
+
+    shopper(wallet="5000")
+    hold_id = hold_through_the_seat_map(client, trip_id, ["1A"])
+    monkeypatch.setattr(checkout_routes.payments, "pay", busy)
+    response = client.post(f"/holds/{hold_id}", data=checkout_form(["1A"]))
+    assert response.status_code == 503
+    assert "being booked by someone else" in text(response)

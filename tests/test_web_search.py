@@ -176,6 +176,15 @@ def test_a_past_date_is_refused_and_todays_trips_shown(client, app):
     assert today.strftime("%A %d %B %Y") in response.text
 
 
+@pytest.mark.parametrize("far", ["9999-12-31", "9999-12-20", "2200-01-01"])
+def test_a_date_too_far_ahead_is_refused_and_todays_trips_shown(client, app, far):
+    """A date past the search window gets the field message, not an overflow."""
+    response = client.get(f"/?origin=Mysuru&destination=Chennai&date={far}")
+    assert response.status_code == 200
+    assert "Choose a date within the next year." in response.text
+    assert local_day(app, 0).strftime("%A %d %B %Y") in response.text
+
+
 def test_a_date_that_is_not_a_date_is_refused_with_a_message(client):
     """Garbage in the date field is reported, not a crash."""
     response = client.get("/?date=not-a-date")

@@ -170,7 +170,7 @@ def _parse_event(body: bytes) -> WebhookEvent:
     if not _is_id(event_id):
         raise WebhookError("The webhook event has no usable id.")
     event_type = payload.get("type")
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
         raise WebhookError(f"The webhook event type {str(event_type)[:40]!r} is not one we know.")
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -204,7 +204,11 @@ def _refuse_constant(name: str) -> Any:
 
 def _is_id(value: Any) -> bool:
     """Whether ``value`` is a non-empty string that fits our id columns."""
-    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and not any(ord(c) < 32 or ord(c) == 127 for c in value)  # PostgreSQL refuses a NUL
+    )
 
 
 def _checkout_url(payment_id: uuid.UUID) -> str:

@@ -21,7 +21,14 @@ MESSAGES = {
     "contact_name": "Enter a contact name.",
     "contact_phone": "Enter a contact phone number of 10 to 15 digits.",
     "contact_email": "Enter a valid email address, or leave it empty.",
+    "name_control": "The name of the passenger in seat {seat} has control characters; retype it.",
+    "control": "This field has control characters; retype it.",
+    "no_seat": "A passenger came without a seat. Reload the page and try again.",
 }
+
+# NUL and the other C0 control characters (and DEL): never part of a name, a phone or an email;
+# PostgreSQL refuses a NUL outright, so one stored in reservations.checkout breaks every reader.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 _PHONE_NOISE = re.compile(r"[\s\-()+]")
 
@@ -74,7 +81,10 @@ class CheckoutDetails:
 def check_details(seats: list[Seat], details: CheckoutDetails) -> dict[str, str]:
     """Problems with the checkout details, keyed by seat number or field (empty when fine)."""
     errors: dict[str, str] = {}
-    given = {p.seat_number: p for p in details.passengers}
+    if any(not isinstance(p.seat_number, str) or not p.seat_number for p in details.passengers):
+        errors["passengers"] = MESSAGES["no_seat"]
+    given = {p.seat_number: p for p in details.passengers if isinstance(p.seat_number, str)}
+    given.pop("", None)
     for seat in seats:
         problem = _passenger_problem(seat, given.get(seat.seat_number))
         if problem:
@@ -84,6 +94,9 @@ def check_details(seats: list[Seat], details: CheckoutDetails) -> dict[str, str]
         errors["passengers"] = MESSAGES["extra"].format(seats=", ".join(sorted(extra)))
     if not details.contact_name.strip():
         errors["contact_name"] = MESSAGES["contact_name"]
+    for field in ("contact_name", "contact_phone", "contact_email", "promo_code"):
+        if _CONTROL.search(getattr(details, field) or "") and field not in errors:
+            errors[field] = MESSAGES["control"]
     if not re.fullmatch(r"\d{10,15}", details.clean_phone):
         errors["contact_phone"] = MESSAGES["contact_phone"]
     if details.contact_email and not re.fullmatch(
@@ -97,6 +110,8 @@ def _passenger_problem(seat: Seat, passenger: Passenger | None) -> str | None:
     """The message key of what is wrong with the passenger in ``seat``, or None."""
     if passenger is None or not passenger.name.strip():
         return "name"
+    if _CONTROL.search(passenger.name):
+        return "name_control"
     if not 0 <= passenger.age <= 120:
         return "age"
     if passenger.gender not in {g.value for g in Gender}:

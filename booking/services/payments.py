@@ -204,10 +204,15 @@ class _Request:
     mode: Literal["auto", "wallet", "gateway"]
 
 
+IDEMPOTENCY_KEY_LENGTH = 64
+
+
 def _paying(request: _Request, return_url: str, idempotency_key: str | None) -> Paid:
     """Run one payment request (retried when the rows moved), promo refusals as field errors."""
     if request.mode == "gateway":
         _gateway_method(request.method)
+    if idempotency_key and len(idempotency_key) > IDEMPOTENCY_KEY_LENGTH:
+        idempotency_key = None  # not one of ours (payments.idempotency_key is 64 long)
     try:
         return with_retries(lambda: _pay_once(request, return_url, idempotency_key))
     except PromoError as refusal:

@@ -14,7 +14,7 @@ def register_web(app: Flask) -> None:
     Each blueprint's views are imported here (that attaches them to it); a blueprint's package
     never imports its own views, so no import loop.
     """
-    from booking.web import errors, filters, security
+    from booking.web import errors, filters, inputs, security
     from booking.web.account import bp as account_bp
     from booking.web.account import routes as account_routes  # noqa: F401
     from booking.web.admin import bp as admin_bp
@@ -56,6 +56,7 @@ def register_web(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     errors.register(app)
+    inputs.register(app)
     filters.register(app)
     security.register(app)
 

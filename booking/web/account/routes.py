@@ -193,7 +193,7 @@ def topup():
         )
     except DomainError as error:
         form.amount.errors = [*form.amount.errors, error.message]
-        return _wallet(form, 400)
+        return _wallet(form, error.status)
     return redirect(started.url)
 
 

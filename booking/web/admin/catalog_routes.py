@@ -207,7 +207,7 @@ def route_new():
         route = catalog.create_route(_route_data(form), actor_id=current_user.id, now=utcnow())
     except DomainError as error:
         _refused(form, error)
-        return _route_page(form, status=400)
+        return _route_page(form, status=error.status)
     flash(f"Route {route.name} added.", "success")
     return redirect(url_for("admin.routes"))
 
@@ -228,7 +228,7 @@ def route_edit(route_id: uuid.UUID):
         )
     except DomainError as error:
         _refused(form, error)
-        return _route_page(form, catalog.get_route(route_id), status=400)
+        return _route_page(form, catalog.get_route(route_id), status=error.status)
     flash(f"Route {route.name} saved.", "success")
     return redirect(url_for("admin.routes"))
 
@@ -312,7 +312,7 @@ def _bus_submit(form: BusForm, bus=None):
         return _bus_page(form, bus, status=400, layout_errors=error.errors)
     except DomainError as error:
         _refused(form, error)
-        return _bus_page(form, bus, status=400)
+        return _bus_page(form, bus, status=error.status)
     flash(f"Bus {saved.bus_number} saved ({saved.total_seats} seats).", "success")
     return redirect(url_for("admin.buses"))
 
@@ -450,7 +450,7 @@ def schedule_new():
         )
     except DomainError as error:
         _refused(form, error)
-        return _schedule_page(form, status=400)
+        return _schedule_page(form, status=error.status)
     flash(f"Trip added with {schedule.available_seats} seats.", "success")
     return redirect(url_for("admin.schedules"))
 
@@ -481,7 +481,7 @@ def schedule_edit(schedule_id: uuid.UUID):
         )
     except DomainError as error:
         _refused(form, error)
-        return _schedule_page(form, schedule, status=400)
+        return _schedule_page(form, schedule, status=error.status)
     flash("Trip saved.", "success")
     return redirect(url_for("admin.schedules"))
 
@@ -554,7 +554,7 @@ def promo_new():
         promo = catalog.create_promo_code(_promo_data(form), actor_id=current_user.id, now=utcnow())
     except DomainError as error:
         _refused(form, error)
-        return _promo_page(form, status=400)
+        return _promo_page(form, status=error.status)
     flash(f"Promo code {promo.code} added.", "success")
     return redirect(url_for("admin.promo_codes"))
 
@@ -578,7 +578,7 @@ def promo_edit(promo_id: uuid.UUID):
         )
     except DomainError as error:
         _refused(form, error)
-        return _promo_page(form, catalog.get_promo_code(promo_id), status=400)
+        return _promo_page(form, catalog.get_promo_code(promo_id), status=error.status)
     flash(f"Promo code {promo.code} saved.", "success")
     return redirect(url_for("admin.promo_codes"))
 
@@ -656,7 +656,7 @@ def user_edit(user_id: uuid.UUID):
         )
     except DomainError as error:
         _refused(form, error)
-        return _user_page(form, catalog.get_account(user_id), status=400)
+        return _user_page(form, catalog.get_account(user_id), status=error.status)
     flash(f"{user.email} saved.", "success")
     return redirect(url_for("admin.users"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,6 +15,8 @@ from booking.services.errors import Conflict, DomainError
 from booking.web.auth import bp
 from booking.web.auth.forms import LoginForm, RegisterForm, SignOutForm
 
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+
 HOME_BY_ROLE = {Role.ADMIN: "admin.dashboard", Role.STAFF: "desk.index"}
 
 
@@ -21,7 +24,12 @@ def _safe_next(default: str, form: LoginForm | RegisterForm | None = None) -> st
     """The ``next`` target (query string, else the form's field) when it is a path on this site,
     else ``default``."""
     target = request.args.get("next") or (form.next.data if form else None) or ""
-    parts = urlsplit(target)
+    if _UNSAFE_IN_NEXT.search(target):  # CR/LF would split the Location header; \ is //
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return default
     if target.startswith("/") and not target.startswith("//") and not parts.netloc:
         return target
     return default

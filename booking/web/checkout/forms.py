@@ -27,7 +27,7 @@ def details_of(form) -> CheckoutDetails:
     return CheckoutDetails(
         passengers=tuple(
             Passenger(
-                seat_number=entry.form.seat_number.data,
+                seat_number=entry.form.seat_number.data or "",
                 name=entry.form.name.data or "",
                 age=entry.form.age.data if entry.form.age.data is not None else -1,
                 gender=entry.form.gender.data or "",
@@ -76,7 +76,7 @@ class CheckoutForm(FlaskForm):
         validators=[Optional()],
         validate_choice=False,
     )
-    idempotency_key = HiddenField()
+    idempotency_key = HiddenField(validators=[Optional(), Length(max=64)])
     action = StringField()  # the button pressed: "pay", or "apply" for the promo code
 
     @property

@@ -105,7 +105,7 @@ def pay(hold_id: uuid.UUID):
     except DomainError as error:
         _attach_errors(form, error.details.get("errors", {}))
         shown = checkout.page(hold_id, current_user.id, now, use_wallet=form.use_wallet.data)
-        return _show(shown, form, status=400, error=error.message)
+        return _show(shown, form, status=error.status, error=error.message)
     if paid.booking is not None:
         flash("Booking confirmed. Have a good trip!", "success")
         return redirect(url_for("account.booking", reference=paid.booking.reference))
@@ -123,6 +123,10 @@ def _show_again(hold_id: uuid.UUID, form: CheckoutForm, now, paying: bool):
         return redirect(url_for("account.booking", reference=shown.booking.reference))
     if shown.promo_error:
         form.promo_code.errors = [*form.promo_code.errors, shown.promo_error]
+    if form.idempotency_key.errors:  # not a key we gave out: a fresh one, so Pay works again
+        form.idempotency_key.errors = []
+        form.idempotency_key.data = secrets.token_hex(16)
+        form.form_errors.append("This form could not be sent as it was. Press Pay again.")
     if paying:
         return _show(shown, form, status=400, error="Please correct the details below.")
     return _show(shown, form, status=400 if shown.promo_error else 200)

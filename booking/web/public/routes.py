@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import jsonify, request
 from sqlalchemy import text
 
@@ -11,6 +13,9 @@ from booking.services import catalog
 from booking.web.htmx import render
 from booking.web.public import bp
 from booking.web.public.forms import SearchForm
+
+# How far ahead a search may look: beyond it no trip is sold, and far dates overflow the clock.
+SEARCH_AHEAD = timedelta(days=366)
 
 
 @bp.get("/")
@@ -27,6 +32,9 @@ def home():
     day = form.date.data if form.date.data and not form.date.errors else today
     if day < today:
         form.date.errors.append("Choose today or a later date.")
+        day = today
+    elif day > today + SEARCH_AHEAD:
+        form.date.errors.append("Choose a date within the next year.")
         day = today
     known_types = {value for value, *_ in form.bus_type.iter_choices()}
     result = catalog.search(

@@ -1,0 +1,171 @@
+"""Inputs that used to end in a 500: control characters in checkout details, and a query the
+database cancelled at statement_timeout."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from booking.database import unit_of_work, with_retries
+from booking.errors import Busy
+from booking.extensions import db
+from booking.models import Reservation, Seat, User
+from booking.models.enums import HoldStatus, Role
+from booking.services.details import CheckoutDetails, Passenger, check_details
+from tests.support import PASSWORD, make_user
+from tests.support import text as page_text
+
+
+def details(**changes) -> CheckoutDetails:
+    fields = {
+        "passengers": (Passenger("1A", "Priya Raman", 30, "female"),),
+        "contact_name": "Priya Raman",
+        "contact_phone": "9876543210",
+        "contact_email": "priya@example.com",
+        "promo_code": None,
+    }
+    fields.update(changes)
+    return CheckoutDetails(**fields)
+
+
+SEATS = [Seat(seat_number="1A", ladies_only=False)]
+
+
+def test_good_details_pass():
+    assert check_details(SEATS, details()) == {}
+
+
+@pytest.mark.parametrize("bad", ["Priya\x00Raman", "Priya\x1bRaman", "Priya\nRaman", "Pri\x7fya"])
+@pytest.mark.parametrize("field", ["contact_name", "contact_phone", "contact_email", "promo_code"])
+def test_control_characters_in_contact_fields_are_refused(field, bad):
+    """Nothing with a NUL (or another control character) is ever stored on the hold."""
+    errors = check_details(SEATS, details(**{field: bad}))
+    assert field in errors
+
+
+@pytest.mark.parametrize("bad", ["Priya\x00Raman", "Priya\tRaman", "\x00"])
+def test_control_characters_in_a_passenger_name_are_refused(bad):
+    errors = check_details(SEATS, details(passengers=(Passenger("1A", bad, 30, "female"),)))
+    assert "control characters" in errors["1A"]
+
+
+def test_a_passenger_without_a_seat_number_is_refused_not_a_crash():
+    errors = check_details(SEATS, details(passengers=(Passenger(None, "Priya", 30, "female"),)))
+    assert "without a seat" in errors["passengers"] and "1A" in errors
+
+
+class _Orig(Exception):
+    def __init__(self, sqlstate: str):
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("sqlstate", ["55P03", "57014"])
+def test_lock_and_statement_timeouts_become_busy(sqlstate):
+    def attempt():
+        raise OperationalError("SELECT 1", {}, _Orig(sqlstate))
+
+    with pytest.raises(Busy) as raised:
+        with_retries(attempt)
+    assert raised.value.status == 503
+
+
+def test_other_operational_errors_still_raise():
+    def attempt():
+        raise OperationalError("SELECT 1", {}, _Orig("08006"))
+
+    with pytest.raises(OperationalError):
+        with_retries(attempt)
+
+
+@pytest.mark.postgres
+def test_a_query_cancelled_by_statement_timeout_is_busy(app_ctx):
+    """PostgreSQL cancels a statement past statement_timeout (57014): Busy, 503."""
+
+    def attempt():
+        with unit_of_work() as session:
+            session.execute(text("SET LOCAL statement_timeout = 50"))
+            session.execute(text("SELECT pg_sleep(1)"))
+
+    with pytest.raises(Busy):
+        with_retries(attempt)
+
+
+# ---- NUL and other control characters in any request -------------------------------------------
+
+NUL_MESSAGE = "characters that are not allowed"
+
+
+def _signed_in(app, auth, role: Role) -> None:
+    with app.app_context():
+        email = make_user(role).email
+    assert auth.login(email, PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        (None, "/?origin=Mys%00uru&destination=Chennai"),
+        (None, "/?date=2026-01-01%00"),
+        (None, "/login?next=/%00"),
+        (Role.STAFF, "/desk/lookup?q=98%0045"),
+        (Role.ADMIN, "/admin/activity?entity_type=hold%00"),
+        (Role.ADMIN, "/admin/activity?action=%01created"),
+        (Role.CUSTOMER, "/account/bookings/ABC%00DEF"),
+    ],
+)
+def test_a_control_character_in_a_query_is_refused_with_400(client, app, auth, role, path):
+    """Refused with a message before any view runs (PostgreSQL would raise DataError)."""
+    if role is not None:
+        _signed_in(app, auth, role)
+    response = client.get(path)
+    assert response.status_code == 400
+    assert NUL_MESSAGE in page_text(response)
+
+
+def test_a_nul_in_the_register_form_is_refused_and_no_account_made(client, app):
+    data = {
+        "first_name": "Pri\x00ya",
+        "last_name": "Raman",
+        "email": "priya-nul@example.com",
+        "phone": "9876543210",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+    }
+    response = client.post("/register", data=data)
+    assert response.status_code == 400 and NUL_MESSAGE in page_text(response)
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "priya-nul@example.com")) is None
+
+
+@pytest.mark.parametrize("field", ["contact_name", "contact_email", "promo_code", "passenger"])
+def test_a_nul_at_checkout_is_refused_and_nothing_stored(client, app, auth, trip_id, field):
+    """Paying or pricing with a NUL anywhere: 400, and the hold keeps no details."""
+    with app.app_context():
+        user = make_user(wallet="5000")
+        email = user.email
+    assert auth.login(email, PASSWORD).status_code == 302
+    response = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["1A"]})
+    hold_path = response.headers["Location"]
+    data = {
+        "contact_name": "Priya Raman",
+        "contact_phone": "9876543210",
+        "contact_email": "priya@example.com",
+        "promo_code": "",
+        "action": "pay",
+        "idempotency_key": "k1",
+        "use_wallet": "y",
+        "passengers-0-seat_number": "1A",
+        "passengers-0-name": "Priya Raman",
+        "passengers-0-age": "30",
+        "passengers-0-gender": "female",
+    }
+    key = "passengers-0-name" if field == "passenger" else field
+    data[key] = "Priya\x00Raman@example.com"
+    for path in (hold_path, f"{hold_path}/price"):
+        response = client.post(path, data=data)
+        assert response.status_code == 400 and NUL_MESSAGE in page_text(response)
+    with app.app_context():
+        hold = db.session.scalar(select(Reservation).where(Reservation.user_id == user.id))
+        assert hold.status == HoldStatus.ACTIVE and not hold.checkout
