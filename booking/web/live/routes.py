@@ -17,6 +17,8 @@ from booking.web.live import bp
 UNKNOWN_TRIP = 4404
 # RFC 6455 "policy violation": the page that opened the socket is another site's.
 FOREIGN_ORIGIN = 1008
+# How long a closing socket waits for the browser's own close frame.
+CLOSE_REPLY_SECONDS = 2
 
 
 def foreign_origin() -> bool:
@@ -31,11 +33,22 @@ def foreign_origin() -> bool:
     return urlsplit(origin).netloc.lower() != request.host.lower()
 
 
+def close_and_wait(ws, code: int, message: str) -> None:
+    """Send the close frame, then wait (briefly) for the browser's reply before the socket goes.
+
+    RFC 6455's closing handshake: dropping the connection at once can reset it while the
+    browser's own close frame is still unread, and the browser then sees 1005 (no status), not
+    the reason it was sent.
+    """
+    ws.close(reason=code, message=message)
+    ws.thread.join(timeout=CLOSE_REPLY_SECONDS)
+
+
 @sock.route("/ws/schedules/<uuid:schedule_id>/seats", bp=bp)
 def seats(ws, schedule_id: uuid.UUID) -> None:
     """Push a trip's seat changes to one browser's seat map until the browser goes away."""
     if foreign_origin():
-        ws.close(reason=FOREIGN_ORIGIN, message="This seat map belongs to another site.")
+        close_and_wait(ws, FOREIGN_ORIGIN, "This seat map belongs to another site.")
         return
     # Read the id now: the seat read below ends the transaction and expires the user row.
     viewer_id = current_user.id if current_user.is_authenticated else None
@@ -44,4 +57,4 @@ def seats(ws, schedule_id: uuid.UUID) -> None:
             while True:
                 ws.receive()  # nothing the browser sends is acted on; this raises once it closes
     except NotFound as error:
-        ws.close(reason=UNKNOWN_TRIP, message=str(error))
+        close_and_wait(ws, UNKNOWN_TRIP, str(error))
