@@ -14,7 +14,7 @@ from booking.extensions import db
 from booking.models import User
 from booking.models.enums import Role
 from booking.orm import utcnow
-from booking.services import admin_catalog
+from booking.services import accounts, admin_catalog
 from tests.support import PASSWORD, make_user, sign_in_as, text
 
 NEW_PASSWORD = "Fresh0Password"
@@ -255,3 +255,12 @@ def test_the_csrf_token_from_before_sign_out_is_refused_after_it(app, csrf_clien
         data={"email": "kiran@example.com", "password": PASSWORD, "csrf_token": signed_in_token},
     )
     assert again.status_code == 400
+
+
+def test_an_admin_password_reset_ends_the_sessions_made_before_it(app_ctx):
+    """`flask users create-admin` on an existing account resets its password: old cookies end."""
+    user = make_user(email="kiran@example.com")
+    before = user.get_id()
+    accounts.create_admin("kiran@example.com", NEW_PASSWORD, utcnow())
+    assert accounts.get_user(before) is None
+    assert accounts.get_user(db.session.get(User, user.id).get_id()) is not None
