@@ -417,9 +417,9 @@ GENERATOR = [
               %(now)s, %(now)s
        FROM generate_series(0, %(t)s - 1) t, generate_series(0, 39) j""",
     """INSERT INTO users (id, email, password_hash, first_name, last_name, phone, role, is_active,
-       failed_logins, created_at, updated_at)
+       created_at, updated_at)
        SELECT md5('u' || u)::uuid, 'gen' || u || '@example.com', 'x', 'Gen', 'User' || u,
-              '97' || lpad(u::text, 8, '0'), 'customer', true, 0, %(now)s, %(now)s
+              '97' || lpad(u::text, 8, '0'), 'customer', true, %(now)s, %(now)s
        FROM generate_series(0, %(u)s - 1) u""",
     """INSERT INTO wallets (id, user_id, balance, created_at, updated_at)
        SELECT md5('w' || u)::uuid, md5('u' || u)::uuid, 100, %(now)s, %(now)s

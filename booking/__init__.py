@@ -26,7 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _configure_logging(app)
 
     from booking import database
-    from booking.extensions import csrf, db, login_manager, migrate, sock
+    from booking.extensions import csrf, db, limiter, login_manager, migrate, sock
 
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     db.init_app(app)
@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     sock.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
 
     from booking.web import register_web
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -76,6 +77,11 @@ def load_config(instance_path: str) -> dict:
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Kolkata"),
         # Holds (DESIGN.md "Rules").
         "HOLD_MINUTES": _int("HOLD_MINUTES", 15),
+        # Seats a customer dropped and holds again within this many minutes keep the expiry
+        # they had (dropping and re-holding does not restart the clock).
+        "HOLD_REHOLD_MEMORY_MINUTES": _int("HOLD_REHOLD_MEMORY_MINUTES", 30),
+        # Live holds one customer may have at once, across all trips.
+        "MAX_LIVE_HOLDS_PER_CUSTOMER": _int("MAX_LIVE_HOLDS_PER_CUSTOMER", 3),
         "MAX_SEATS_PER_HOLD": _int("MAX_SEATS_PER_HOLD", 6),
         "GATEWAY_SESSION_MINUTES": _int("GATEWAY_SESSION_MINUTES", 10),
         "SALES_CUTOFF_MINUTES": _int("SALES_CUTOFF_MINUTES", 30),
@@ -91,9 +97,30 @@ def load_config(instance_path: str) -> dict:
         "CANCEL_PARTIAL_REFUND_PERCENT": _int("CANCEL_PARTIAL_REFUND_PERCENT", 50),
         # Check-in at the bus door: from this many hours before departure until arrival.
         "CHECKIN_OPENS_HOURS": _int("CHECKIN_OPENS_HOURS", 12),
-        # Accounts.
-        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
-        "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
+        # Accounts. A session ends after this many minutes without a request (staff and admins
+        # sooner: their desk or back office may be left open on a shared computer).
+        "STAFF_IDLE_MINUTES": _int("STAFF_IDLE_MINUTES", 30),
+        "CUSTOMER_IDLE_MINUTES": _int("CUSTOMER_IDLE_MINUTES", 240),
+        # "Keep me signed in" (customers only): the remember-me cookie's life.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_int("REMEMBER_COOKIE_DAYS", 14)),
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        # Failed sign-ins are throttled (Flask-Limiter; a 429 with a message past a limit): from
+        # one address, and from one address against one account. Successful ones never count.
+        "LOGIN_LIMIT_PER_IP": os.environ.get("LOGIN_LIMIT_PER_IP", "20/minute;60/hour;200/day"),
+        "LOGIN_LIMIT_PER_ACCOUNT": os.environ.get(
+            "LOGIN_LIMIT_PER_ACCOUNT", "5/minute;10/hour;20/day"
+        ),
+        # Where the throttle counts: shared by every web process through Redis when REDIS_URL is
+        # set (falling back to this process's memory while Redis cannot be reached).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
+        or os.environ.get("REDIS_URL")
+        or "memory://",
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_HEADERS_ENABLED": True,
         # Payments.
         "GATEWAY": os.environ.get("GATEWAY", "sandbox"),
         # create_app refuses the sandbox gateway in production unless this says it is meant.

@@ -3,6 +3,7 @@ DATABASE_URL names a PostgreSQL server), migrated once, emptied after every test
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -83,6 +84,7 @@ def make_config(database_url: str, **overrides) -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "REDIS_URL": None,
         "SERVER_NAME": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
     config.update(overrides)
     return config
@@ -143,6 +145,16 @@ def _clean_database(request) -> Iterator[None]:
         return
     with app.app_context():
         empty_tables()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limits() -> Iterator[None]:
+    """Every test starts with no failed sign-ins counted (the limiter's memory is per process)."""
+    yield
+    from booking.extensions import limiter
+
+    with contextlib.suppress(Exception):  # a test that never built an app has nothing to reset
+        limiter.reset()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Accounts: registration rules, sign-in and lockout, role gates, CSRF, create-admin."""
+"""Accounts: registration rules, sign-in, role gates, CSRF, create-admin."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_login_error_does_not_say_whether_the_email_exists(client, auth, app):
     unknown = auth.login("nobody@example.com", PASSWORD)
     wrong = auth.login("kiran@example.com", "Wrong12345")
     assert unknown.status_code == wrong.status_code == 400
-    message = accounts.LOGIN_FAILED.format(max=5, minutes=15)
+    message = accounts.LOGIN_FAILED
     assert message in unknown.get_data(as_text=True)
     assert message in wrong.get_data(as_text=True)
     assert 'value="kiran@example.com"' in wrong.get_data(as_text=True)
@@ -150,18 +150,16 @@ def test_login_error_does_not_say_whether_the_email_exists(client, auth, app):
         assert actions("user.login_failed") == 2
 
 
-def test_repeated_failures_lock_the_account_until_the_lock_passes(app_ctx):
-    """Five wrong passwords lock the account: even the right one fails until 15 minutes pass."""
+def test_wrong_passwords_never_lock_the_account(app_ctx):
+    """Failures are throttled by address in the web layer; the account itself is never locked,
+    so the right password works right after many wrong ones (nobody can lock a person out)."""
     make_user(email="kiran@example.com")
-    for attempt in range(5):
+    for attempt in range(12):
         with pytest.raises(DomainError):
             accounts.authenticate(
                 "kiran@example.com", "Wrong12345", NOW + timedelta(seconds=attempt)
             )
-    with pytest.raises(DomainError):
-        accounts.authenticate("kiran@example.com", PASSWORD, NOW + timedelta(minutes=14))
-    user = accounts.authenticate("kiran@example.com", PASSWORD, NOW + timedelta(minutes=16))
-    assert user.failed_logins == 0 and user.locked_until is None
+    assert accounts.authenticate("kiran@example.com", PASSWORD, NOW + timedelta(minutes=1))
 
 
 def test_an_inactive_account_cannot_sign_in(app_ctx):

@@ -22,9 +22,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 @pytest.fixture
 def race_app(make_app):
-    """An app whose pool lets 60 threads hold a connection each at once."""
+    """An app whose pool lets 60 threads hold a connection each at once. These races are about
+    seats, so one customer may hold on every trip (the cap has its own race, in
+    test_holds_hoarding.py)."""
     return make_app(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 60, "max_overflow": 0, "pool_timeout": 60}
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 60, "max_overflow": 0, "pool_timeout": 60},
+        MAX_LIVE_HOLDS_PER_CUSTOMER=1000,
     )
 
 

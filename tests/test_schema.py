@@ -197,7 +197,7 @@ CASES = [
     ("email", lambda w: insert(User).values(_copy(w.staff, email=w.customer.email))),
     ("ck_users_email_lower_case", lambda w: update(User).values(email="Mixed@Example.com")),
     ("ck_users_phone_length", lambda w: update(User).values(phone="12345")),
-    ("ck_users_failed_logins_not_negative", lambda w: update(User).values(failed_logins=-1)),
+    ("ck_users_session_version_not_negative", lambda w: update(User).values(session_version=-1)),
     ("ck_users_user_role", sql("UPDATE users SET role = 'guest'")),
     # routes
     (

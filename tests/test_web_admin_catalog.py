@@ -374,20 +374,6 @@ def test_admin_cannot_demote_themselves(app, client, as_admin):
     assert response.status_code == 400 and "own admin role" in text(response)
 
 
-def test_unlock_from_the_user_page(app, client, as_admin):
-    with app.app_context():
-        user = make_user(now=utcnow())
-        user_id = user.id
-        row = db.session.get(User, user_id)
-        row.locked_until = utcnow() + timedelta(minutes=10)
-        db.session.commit()
-    page = text(client.get(f"/admin/users/{user_id}"))
-    assert "Unlock sign-in" in page
-    client.post(f"/admin/users/{user_id}/unlock")
-    with app.app_context():
-        assert db.session.get(User, user_id).locked_until is None
-
-
 def test_route_form_stops_blank_rows_ignored(app, client, as_admin):
     page = text(client.get("/admin/routes/new"))
     assert 'name="stops-2-name"' in page  # three blank rows to type into

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +19,7 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         CheckConstraint("length(phone) BETWEEN 10 AND 15", name="phone_length"),
-        CheckConstraint("failed_logins >= 0", name="failed_logins_not_negative"),
+        CheckConstraint("session_version >= 0", name="session_version_not_negative"),
     )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -31,10 +29,15 @@ class User(IdMixin, TimestampMixin, UserMixin, db.Model):
     phone: Mapped[str] = mapped_column(String(15))
     role: Mapped[Role] = mapped_column(enum_type(Role, "user_role"), default=Role.CUSTOMER)
     is_active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     # The city of the counter a staff member usually works at (a shift's default station).
     home_station: Mapped[str | None] = mapped_column(String(80))
+    # Part of the id that sessions and remember-me cookies carry (get_id): raising it on sign
+    # out, a password change or deactivation makes every cookie issued before it name nobody.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in session and remember-me cookies: ``<id>:<version>``."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def full_name(self) -> str:

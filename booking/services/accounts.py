@@ -1,10 +1,11 @@
-"""Accounts: registration, sign-in with lockout after repeated failures, and admin creation."""
+"""Accounts: registration, sign-in (every failure alike, in words and in time), sessions that
+end (sign out, password change, deactivation), and admin creation."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
@@ -21,10 +22,7 @@ from booking.services import audit
 from booking.services.errors import Conflict, DomainError
 
 PASSWORD_RULE = "at least 8 characters with an upper-case letter, a lower-case letter and a digit"
-LOGIN_FAILED = (
-    "Email or password is incorrect. After {max} failed attempts, signing in to an account "
-    "is paused for {minutes} minutes."
-)
+LOGIN_FAILED = "Email or password is incorrect."
 
 MESSAGES = {
     "email": "That email address is not valid: {reason}",
@@ -33,6 +31,7 @@ MESSAGES = {
     "names": "Enter your first and last name.",
     "taken": "An account with that email already exists. Sign in instead.",
     "login_failed": LOGIN_FAILED,
+    "wrong_password": "Your current password is not right; nothing was changed.",
     "no_admin": "No active admin has the email {email!r}.",
     "no_staff": "No staff member or admin has the email {email!r}.",
     "station": "Give the station's city, up to 80 characters.",
@@ -78,10 +77,16 @@ def normalize_phone(phone: str) -> str:
     return digits
 
 
-@cache
 def _dummy_hash() -> str:
-    """A hash of nothing in particular, checked against when the email is unknown."""
-    return _hash("not-a-password")
+    """A hash of nothing in particular (made with the configured method, so checking it costs
+    what checking a real one does), checked against when there is no usable account."""
+    return _dummy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@cache
+def _dummy_hash_for(method: str) -> str:
+    """The dummy hash for one hashing method, made once."""
+    return generate_password_hash("not-a-password", method=method)
 
 
 def _hash(password: str) -> str:
@@ -143,60 +148,85 @@ def register(
 def authenticate(email: str, password: str, now: datetime) -> User:
     """Return the user for a correct email and password.
 
-    Failures never say whether the email exists. After LOGIN_MAX_FAILURES wrong passwords the
-    account refuses even the right one until LOGIN_LOCK_MINUTES have passed.
+    Failures never say whether the email exists, and every one of them (unknown or malformed
+    email, wrong password, deactivated account) checks a password hash, so none answers faster
+    than another. Repeated failures are throttled by the web layer (per address and per address
+    and account), never by locking the account: nobody can lock another person out.
 
     :raise AccountError: with the same message for every kind of failure.
     """
-    config = current_app.config
-    failed = AccountError(
-        MESSAGES["login_failed"].format(
-            max=config["LOGIN_MAX_FAILURES"], minutes=config["LOGIN_LOCK_MINUTES"]
-        )
-    )
+    failed = AccountError(MESSAGES["login_failed"])
     try:
         email = normalize_email(email)
     except AccountError:
+        spend_a_password_check(password)
         raise failed from None
     with unit_of_work() as session:
-        user = session.scalar(select(User).where(User.email == email).with_for_update())
+        user = session.scalar(select(User).where(User.email == email))
+        usable = user is not None and user.is_active
+        # Always one hash check, against the dummy when there is no usable account.
+        correct = check_password_hash(user.password_hash if usable else _dummy_hash(), password)
         if user is None:
-            # Spend the time a real check would, so the answer's timing says nothing either.
-            check_password_hash(_dummy_hash(), password)
             audit.record("login", email, "user.login_failed", actor_id=None, at=now, reason="no")
             audit.log_event("user.login_failed", reason="unknown_email")
             outcome = None
-        elif user.locked_until and user.locked_until > now:
+        elif not usable or not correct:
+            reason = "inactive" if not usable else "password"
             audit.record(
-                "user", user.id, "user.login_failed", actor_id=user.id, at=now, reason="locked"
+                "user", user.id, "user.login_failed", actor_id=user.id, at=now, reason=reason
             )
-            outcome = None
-        elif not user.is_active or not check_password_hash(user.password_hash, password):
-            user.failed_logins += 1
-            locked = user.failed_logins >= config["LOGIN_MAX_FAILURES"]
-            if locked:
-                user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-                user.failed_logins = 0
-            audit.record(
-                "user",
-                user.id,
-                "user.login_failed",
-                actor_id=user.id,
-                at=now,
-                reason="inactive" if not user.is_active else "password",
-                locked=locked,
-            )
-            audit.log_event("user.login_failed", user=user.id, locked=locked)
+            audit.log_event("user.login_failed", user=user.id, reason=reason)
             outcome = None
         else:
-            user.failed_logins = 0
-            user.locked_until = None
             audit.record("user", user.id, "user.login", actor_id=user.id, at=now)
             outcome = user
     if outcome is None:
         raise failed
     audit.log_event("user.login", user=outcome.id)
     return outcome
+
+
+def spend_a_password_check(password: str) -> None:
+    """Check ``password`` against the dummy hash: a refusal that needs no account (a throttled
+    attempt, a malformed email) takes as long as a real check."""
+    check_password_hash(_dummy_hash(), password or "")
+
+
+def end_sessions(user_id: uuid.UUID, now: datetime, reason: str = "signed_out") -> None:
+    """Sign the account out everywhere: every session and remember-me cookie issued so far stops
+    naming it (they carry the session version this raises). Harmless for an unknown id."""
+    with unit_of_work() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            return
+        _new_session_version(user, now)
+        audit.record("user", user.id, "user.sessions_ended", actor_id=user.id, at=now, why=reason)
+
+
+def change_password(user_id: uuid.UUID, current: str, new: str, now: datetime) -> User:
+    """Change a password after checking the current one; every other session and remember-me
+    cookie of the account ends (the caller signs this one in again).
+
+    :raise AccountError: for a wrong current password or a weak new one.
+    """
+    problem = password_problem(new or "")
+    with unit_of_work() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None or not check_password_hash(user.password_hash, current or ""):
+            raise AccountError(MESSAGES["wrong_password"])
+        if problem:
+            raise AccountError(problem)
+        user.password_hash = _hash(new)
+        _new_session_version(user, now)
+        audit.record("user", user.id, "user.password_changed", actor_id=user.id, at=now)
+    audit.log_event("user.password_changed", user=user.id)
+    return user
+
+
+def _new_session_version(user: User, now: datetime) -> None:
+    """Inside the caller's transaction (the user row locked): end every session issued so far."""
+    user.session_version += 1
+    user.updated_at = now
 
 
 def create_admin(email: str, password: str, now: datetime) -> User:
@@ -223,6 +253,7 @@ def create_admin(email: str, password: str, now: datetime) -> User:
         existing.role = Role.ADMIN
         existing.password_hash = _hash(password)
         existing.is_active = True
+        _new_session_version(existing, now)  # a reset password ends the sessions made before
         audit.record("user", existing.id, "user.promoted_admin", actor_id=None, at=now)
     return existing
 
@@ -256,12 +287,16 @@ def set_home_station(email: str, city: str, now: datetime) -> User:
     return user
 
 
-def get_user(user_id: str | uuid.UUID) -> User | None:
-    """Load a user by id (for the session loader); None for a malformed or unknown id, and for
-    a deactivated account, so its open sessions stop working at once."""
+def get_user(session_id: str | uuid.UUID) -> User | None:
+    """Load a user from the id a session or remember-me cookie carries (``<id>:<version>``, see
+    User.get_id). None for a malformed or unknown id, an old session version (signed out, password
+    changed, deactivated since) and a deactivated account: such sessions are over."""
+    user_id, _, version = str(session_id).partition(":")
     try:
-        key = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
+        key = uuid.UUID(user_id)
     except ValueError:
         return None
     user = db.session.get(User, key)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or version != str(user.session_version):
+        return None
+    return user

@@ -59,7 +59,6 @@ from booking.services.admin_users import (
     get_account,
     list_users,
     set_user_active,
-    unlock_user,
     update_user,
 )
 from booking.services.errors import NotFound
@@ -96,7 +95,6 @@ __all__ = [
     "set_promo_active",
     "set_route_active",
     "set_user_active",
-    "unlock_user",
     "update_bus",
     "update_promo_code",
     "update_route",

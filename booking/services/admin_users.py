@@ -1,5 +1,5 @@
-"""The admin back office's users: role, deactivation (the session stops working), unlocking a
-locked sign-in, a clerk's home station. House rules as in services.admin_catalog."""
+"""The admin back office's users: role, deactivation (its sessions end for good), a clerk's home
+station. House rules as in services.admin_catalog."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ MESSAGES = {
     "self_deactivate": "You cannot deactivate your own account.",
     "station": "A home station is a city name of up to 80 characters.",
     "station_staff": "Only counter staff and admins have a home station.",
-    "not_locked": "{email} is not locked.",
 }
 USER_SORTS = {
     "email": User.email,
@@ -41,11 +40,9 @@ def list_users(
     sort: str | None = None,
     page: int | None = 1,
     per_page: int | None = 25,
-    *,
-    now: datetime | None = None,
 ) -> Page[User]:
-    """Accounts matching ``filters`` (q: email, name or phone; role; active: yes/no;
-    locked: yes, needing ``now``), sorted, one page."""
+    """Accounts matching ``filters`` (q: email, name or phone; role; active: yes/no), sorted,
+    one page."""
     filters = filters or {}
     query = select(User)
     if q := (filters.get("q") or "").strip():
@@ -62,8 +59,6 @@ def list_users(
         query = query.where(User.role == Role(role))
     if (active := flag(filters.get("active"))) is not None:
         query = query.where(User.is_active.is_(active))
-    if now is not None and flag(filters.get("locked")):
-        query = query.where(User.locked_until > now)
     query = ordered(query, sort, USER_SORTS, "email").order_by(User.id)
     return paginate(query, page, per_page)
 
@@ -124,30 +119,16 @@ def update_user(
 def set_user_active(
     user_id: uuid.UUID, active: bool, *, actor_id: uuid.UUID | None, now: datetime
 ) -> User:
-    """Activate or deactivate an account. An inactive account cannot sign in, and the session
-    loader (accounts.get_user) treats its open sessions as signed out."""
+    """Activate or deactivate an account. An inactive account cannot sign in; deactivating ends
+    its sessions and remember-me cookies, so they stay dead when it is activated again."""
     with unit_of_work():
         user = _locked(user_id)
         if not active and user.id == actor_id:
             raise CatalogError(MESSAGES["self_deactivate"])
+        if user.is_active and not active:
+            user.session_version += 1  # its sessions and remember-me cookies end for good
         user.is_active = active
         user.updated_at = now
         action = "user.activated" if active else "user.deactivated"
         audit.record("user", user.id, action, actor_id=actor_id, at=now, email=user.email)
-    return user
-
-
-def unlock_user(user_id: uuid.UUID, *, actor_id: uuid.UUID | None, now: datetime) -> User:
-    """Lift a sign-in lock (too many wrong passwords) and reset the failure count.
-
-    :raise CatalogError: the account is not locked.
-    """
-    with unit_of_work():
-        user = _locked(user_id)
-        if not (user.locked_until and user.locked_until > now) and not user.failed_logins:
-            raise CatalogError(MESSAGES["not_locked"].format(email=user.email))
-        user.locked_until = None
-        user.failed_logins = 0
-        user.updated_at = now
-        audit.record("user", user.id, "user.unlocked", actor_id=actor_id, at=now)
     return user

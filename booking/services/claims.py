@@ -5,8 +5,9 @@ so two processes can never both win a seat. Every write of seat state goes throu
 (available -> reserved), release and retire (reserved -> available), book (reserved -> booked),
 free (booked -> available), and the trip's free-seat counter and version that move with them.
 
-Lock order, in every transaction that changes claims: reservations (by id), then seats (by id),
-then the schedule row (its counter), so two multi-seat holds cannot deadlock; a short lock
+Lock order, in every transaction that changes claims: the customer's user row (holds.py, for the
+cap on live holds), then reservations (by id), then seats (by id), then the schedule row (its
+counter), so two multi-seat holds cannot deadlock; a short lock
 timeout (LOCK_TIMEOUT_MS) bounds any wait. On SQLite, BEGIN IMMEDIATE serialises writers.
 
 Everything here runs inside the caller's unit of work and announces changed seats after commit.

@@ -1,6 +1,10 @@
 """Holds: customers (and clerks at the desk) claim up to MAX_SEATS_PER_HOLD seats of a trip for
 HOLD_MINUTES, change them, drop them, revive them after they lapse; admins release and extend.
 
+Against hoarding: a customer has at most MAX_LIVE_HOLDS_PER_CUSTOMER live holds across trips
+(their user row is locked first, so concurrent holds on several trips queue and count), and seats
+dropped and held again within HOLD_REHOLD_MEMORY_MINUTES keep the expiry they had.
+
 A hold past its expires_at holds nothing: readers treat its seats as free, and the next hold on
 one of them retires the lapsed hold in its own transaction. The sweep (``services.sweep``) only
 tidies up, so nothing correct depends on it having run. Every seat-state write goes through
@@ -17,7 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from flask import current_app
-from sqlalchemy import null, select
+from sqlalchemy import func, null, select
 
 from booking.database import StaleRead, on_commit, unit_of_work, with_retries
 from booking.extensions import db
@@ -43,6 +47,14 @@ MESSAGES = {
     "other_hold": "You already hold other seats on this trip; carry on with that hold.",
     "none_chosen": "Choose at least one seat.",
     "too_many": "You can hold at most {limit} seats at a time; you chose {count}.",
+    "too_many_holds": (
+        "You already hold seats on {count} trips, the most one account may hold at once. "
+        "Pay for one of those holds or drop it, then choose these seats again."
+    ),
+    "rehold_too_soon": (
+        "You dropped {seats} when their hold time was up. You can hold {them} again in "
+        "{minutes} minutes, or choose other seats now."
+    ),
 }
 
 _ENDED = {
@@ -299,6 +311,7 @@ def _quick_hold(wanted: _Wanted) -> Reservation:
     """
     now = wanted.now
     with unit_of_work() as session:
+        _lock_customer(session, wanted)
         own_hold = (
             select(Reservation.id)
             .where(*_active_hold_of(wanted.customer_id, wanted.schedule_id))
@@ -323,9 +336,10 @@ def _quick_hold(wanted: _Wanted) -> Reservation:
             raise _NotQuick
         schedule = rows[0][1]
         claims.require_on_sale(schedule, now)
-        total = pricing.quote(schedule, seats, now=now).total
-        hold = _new_hold(session, wanted, total)
         seat_ids = {seat.id for seat in seats}
+        expires_at = _expiry_of_new_hold(session, wanted, seat_ids)
+        total = pricing.quote(schedule, seats, now=now).total
+        hold = _new_hold(session, wanted, total, expires_at)
         claims.claim(session, hold, seat_ids, now)
         _audit_hold(hold, "hold.created", wanted, added=sorted(wanted.numbers), dropped=[])
         # Last: the trip's counter row is the one every hold on the trip queues for.
@@ -339,6 +353,7 @@ def _hold_once(wanted: _Wanted) -> Reservation:
     """One attempt at hold_seats inside one transaction (any case the quick path left)."""
     now = wanted.now
     with unit_of_work() as session:
+        _lock_customer(session, wanted)
         schedule = claims.schedule_on_sale(session, wanted.schedule_id, now)
         seats = claims.seats_by_number(session, wanted.schedule_id, wanted.numbers)
         wanted_ids = {seat.id for seat in seats}
@@ -371,7 +386,9 @@ def _hold_once(wanted: _Wanted) -> Reservation:
             claims.release(session, [hold.id], dropped, now)
             hold.total_amount = total
         else:
-            hold = _new_hold(session, wanted, total)
+            hold = _new_hold(
+                session, wanted, total, _expiry_of_new_hold(session, wanted, wanted_ids)
+            )
             action, dropped, added = "hold.created", set(), wanted_ids
         claims.claim(session, hold, added, now)
         # retire already gave back the seats of retired holds; count only this hold's moves.
@@ -411,12 +428,14 @@ def _lock_for_change(session, found: list[claims.Claim], own_id, now: datetime):
 def _revive_once(hold_id: uuid.UUID, customer_id: uuid.UUID, now: datetime) -> Reservation:
     """One attempt at revive_hold."""
     with unit_of_work() as session:
-        get_hold(hold_id, customer_id)
+        schedule_id = get_hold(hold_id, customer_id).schedule_id
+        _lock_customer(session, _Wanted(customer_id, schedule_id, [], now, None))
         hold = claims.lock_hold(session, hold_id)
         if hold.is_live_at(now):
             return hold
         if hold.status not in (HoldStatus.ACTIVE, HoldStatus.EXPIRED):
             raise HoldError(_ENDED.get(hold.status, MESSAGES["ended"]))
+        _require_room_for_a_hold(session, customer_id, hold.schedule_id, now)
         if hold.status == HoldStatus.EXPIRED and session.scalar(
             select(Reservation.id).where(*_active_hold_of(customer_id, hold.schedule_id))
         ):
@@ -501,8 +520,77 @@ def _clean_numbers(seat_numbers: Iterable[str]) -> list[str]:
     return numbers
 
 
-def _new_hold(session, wanted: _Wanted, total) -> Reservation:
-    """A new active hold lasting HOLD_MINUTES, priced at ``total``."""
+def _lock_customer(session, wanted: _Wanted) -> None:
+    """Lock the customer's user row (first, before any hold or seat): their holds on several
+    trips at once queue here, so each counts the others (MAX_LIVE_HOLDS_PER_CUSTOMER)."""
+    if wanted.customer_id is not None:
+        session.execute(select(User.id).where(User.id == wanted.customer_id).with_for_update())
+
+
+def _require_room_for_a_hold(session, customer_id, schedule_id: uuid.UUID, now: datetime) -> None:
+    """With the customer's row locked: refuse a new hold past MAX_LIVE_HOLDS_PER_CUSTOMER live
+    holds on other trips (a lapsed hold holds nothing, so it does not count).
+
+    :raise HoldError: naming the limit.
+    """
+    limit = current_app.config["MAX_LIVE_HOLDS_PER_CUSTOMER"]
+    live = session.scalar(
+        select(func.count())
+        .select_from(Reservation)
+        .where(
+            Reservation.user_id == customer_id,
+            Reservation.status == HoldStatus.ACTIVE,
+            Reservation.expires_at > now,
+            Reservation.schedule_id != schedule_id,
+        )
+    )
+    if live >= limit:
+        raise HoldError(MESSAGES["too_many_holds"].format(count=live))
+
+
+def _expiry_of_new_hold(session, wanted: _Wanted, seat_ids: set) -> datetime:
+    """When a new hold on these seats ends: HOLD_MINUTES from now, or, for seats the customer
+    dropped within HOLD_REHOLD_MEMORY_MINUTES, the expiry their dropped hold had (dropping and
+    holding again does not restart the clock). Checks the customer's hold limit first.
+
+    :raise HoldError: past the hold limit, or when the remembered expiry has already passed.
+    """
+    now = wanted.now
+    fresh = now + timedelta(minutes=current_app.config["HOLD_MINUTES"])
+    if wanted.customer_id is None:
+        return fresh  # a walk-in at the desk
+    _require_room_for_a_hold(session, wanted.customer_id, wanted.schedule_id, now)
+    memory = timedelta(minutes=current_app.config["HOLD_REHOLD_MEMORY_MINUTES"])
+    dropped = session.execute(
+        select(Reservation.expires_at, Reservation.ended_at, Seat.seat_number)
+        .join(ReservationSeat, ReservationSeat.reservation_id == Reservation.id)
+        .join(Seat, Seat.id == ReservationSeat.seat_id)
+        .where(
+            Reservation.user_id == wanted.customer_id,
+            Reservation.schedule_id == wanted.schedule_id,
+            Reservation.status == HoldStatus.CANCELLED,
+            Reservation.ended_at > now - memory,
+            ReservationSeat.seat_id.in_(seat_ids),
+        )
+    ).all()
+    if not dropped:
+        return fresh
+    kept = min(expires_at for expires_at, _ended, _number in dropped)
+    if kept > now:
+        return min(kept, fresh)
+    numbers = sorted({number for *_, number in dropped})
+    free_again = max(ended for _expires, ended, _number in dropped) + memory
+    raise HoldError(
+        MESSAGES["rehold_too_soon"].format(
+            seats=("seat " if len(numbers) == 1 else "seats ") + ", ".join(numbers),
+            them="it" if len(numbers) == 1 else "them",
+            minutes=max(1, -(-int((free_again - now).total_seconds()) // 60)),
+        )
+    )
+
+
+def _new_hold(session, wanted: _Wanted, total, expires_at: datetime) -> Reservation:
+    """A new active hold until ``expires_at``, priced at ``total``."""
     now = wanted.now
     hold = Reservation(
         total_amount=total,
@@ -511,7 +599,7 @@ def _new_hold(session, wanted: _Wanted, total) -> Reservation:
         channel=Channel.DESK if wanted.sold_by_id else Channel.ONLINE,
         schedule_id=wanted.schedule_id,
         reserved_at=now,
-        expires_at=now + timedelta(minutes=current_app.config["HOLD_MINUTES"]),
+        expires_at=expires_at,
         created_at=now,
         updated_at=now,
     )

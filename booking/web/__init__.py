@@ -25,6 +25,7 @@ def register_web(app: Flask) -> None:
     from booking.web.admin import timetable_routes as admin_timetable_routes  # noqa: F401
     from booking.web.auth import bp as auth_bp
     from booking.web.auth import routes as auth_routes  # noqa: F401
+    from booking.web.auth import sessions as auth_sessions
     from booking.web.checkout import bp as checkout_bp
     from booking.web.checkout import routes as checkout_routes  # noqa: F401
     from booking.web.desk import bp as desk_bp
@@ -64,6 +65,7 @@ def register_web(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.user_loader(accounts.get_user)
+    auth_sessions.register(app)
 
     @app.before_request
     def _remember_client_ip() -> None:

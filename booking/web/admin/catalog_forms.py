@@ -252,7 +252,7 @@ class UserForm(FlaskForm):
 
 
 class ToggleForm(FlaskForm):
-    """An activate / deactivate button (and the unlock button): only the CSRF token."""
+    """An activate / deactivate button: only the CSRF token."""
 
     active = HiddenField()
 

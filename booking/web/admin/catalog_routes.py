@@ -606,9 +606,8 @@ def promo_active(promo_id: uuid.UUID):
 @role_required(Role.ADMIN)
 def users_list():
     """Accounts, searchable by email, name or phone."""
-    args = _list_args("role", "active", "locked")
-    now = utcnow()
-    page = catalog.list_users(args, args.get("sort"), _page_number(), PER_PAGE, now=now)
+    args = _list_args("role", "active")
+    page = catalog.list_users(args, args.get("sort"), _page_number(), PER_PAGE)
     roles = [("", "All")] + [(r.value, r.value.capitalize()) for r in Role]
     return _list(
         "users",
@@ -617,9 +616,7 @@ def users_list():
         [
             ("role", "Role", roles),
             ("active", "Status", ACTIVE_CHOICES),
-            ("locked", "Sign-in", [("", "Any"), ("yes", "Locked")]),
         ],
-        now=now,
     )
 
 
@@ -632,7 +629,6 @@ def _user_page(form: UserForm, user, status: int = 200):
         form=form,
         user=user,
         toggle=ToggleForm(),
-        now=utcnow(),
     )
 
 
@@ -675,17 +671,3 @@ def user_active(user_id: uuid.UUID):
         else:
             flash(_toggled(user.email, user.is_active), "success")
     return redirect(_back(url_for("admin.users")))
-
-
-@bp.post("/users/<uuid:user_id>/unlock", endpoint="user_unlock")
-@role_required(Role.ADMIN)
-def user_unlock(user_id: uuid.UUID):
-    """Lift a sign-in lock."""
-    if ToggleForm().validate_on_submit():
-        try:
-            user = catalog.unlock_user(user_id, actor_id=current_user.id, now=utcnow())
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(f"{user.email} can sign in again.", "success")
-    return redirect(_back(url_for("admin.user_edit", user_id=user_id)))

@@ -63,3 +63,29 @@ class RegisterForm(FlaskForm):
 
 class SignOutForm(FlaskForm):
     """The Sign out button in the navigation: a POST with its CSRF token."""
+
+
+class PasswordForm(FlaskForm):
+    """A new password, with the current one as proof."""
+
+    current = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a new password."),
+            Regexp(
+                r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,}$",
+                message=f"Choose a password of {PASSWORD_RULE}.",
+            ),
+        ],
+        description=PASSWORD_RULE.capitalize() + ".",
+    )
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("password", "The passwords differ."),
+        ],
+    )
