@@ -53,6 +53,8 @@ MESSAGES = {
     "not_booked": "Seats {seats} are not booked on this booking.",
     "none_chosen": "Choose at least one booked seat to cancel.",
     "bus_left": "This bus has already left; it can no longer be cancelled.",
+    "busy": "This booking or its wallet is being updated by another request right now; nothing "
+    "changed. Try again in a moment.",
     "boarded": (
         "This ticket was checked in at the bus door, so the booking can no longer be cancelled "
         "online. Please speak to our counter staff."
@@ -136,9 +138,8 @@ def cancel_booking(
         preview; CancelError when a seat is not booked; NotFound for a booking the actor may
         not touch.
     """
-    return with_retries(
-        lambda: _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
-    )
+    args = (booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
+    return with_retries(lambda: _cancel_once(*args), busy_message=MESSAGES["busy"])
 
 
 def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator):

@@ -8,12 +8,14 @@ money goes back through the gateway after commit (a real gateway is a network ca
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import or_, select
 
-from booking.database import on_commit, unit_of_work
+from booking.database import on_commit, unit_of_work, with_retries
+from booking.errors import Busy, ConcurrentChange
 from booking.extensions import db
 from booking.gateway import get_gateway
 from booking.models import Booking, Payment, Reservation, User
@@ -238,14 +240,17 @@ def _gateway_refund(reference: str, amount: Decimal, reason: str) -> None:
     audit.log_event("gateway.refunded", reference=reference, refund=refund_reference, amount=amount)
 
 
-def release_stranded_wallet_parts(now: datetime) -> int:
-    """Give back wallet parts still taken for gateway payments whose hold has lapsed or ended.
+def release_stranded_wallet_parts(now: datetime, customer_id: uuid.UUID | None = None) -> int:
+    """Give back wallet parts still taken for gateway payments whose hold has lapsed or ended
+    (only ``customer_id``'s, when given).
 
-    Run by the sweep after it retires holds; each in its own small transaction. The gateway
-    payment itself stays pending: if it succeeds late, the late-payment rule takes the wallet
-    part again (or refunds everything). Returns how many wallet parts were given back.
+    Run by the sweep after it retires holds, and before a customer's money is needed or shown
+    (``give_back_stranded``), so nothing depends on the beat; each part in its own small
+    transaction. The gateway payment itself stays pending: if it succeeds late, the
+    late-payment rule takes the wallet part again (or refunds everything). Returns how many
+    wallet parts were given back.
     """
-    stranded = db.session.scalars(
+    query = (
         select(Payment.id)
         .join(Reservation, Reservation.id == Payment.reservation_id)
         .where(
@@ -253,7 +258,10 @@ def release_stranded_wallet_parts(now: datetime) -> int:
             Payment.status == PaymentStatus.PENDING,
             or_(Reservation.status != HoldStatus.ACTIVE, Reservation.expires_at <= now),
         )
-    ).all()
+    )
+    if customer_id is not None:
+        query = query.where(Payment.user_id == customer_id)
+    stranded = db.session.scalars(query).all()
     released = 0
     for payment_id in stranded:
         with unit_of_work() as session:
@@ -268,6 +276,60 @@ def release_stranded_wallet_parts(now: datetime) -> int:
             fail_payment(part, now, "hold lapsed before the payment finished")
             released += 1
     return released
+
+
+def give_back_stranded(customer_id: uuid.UUID, now: datetime) -> int:
+    """Before a customer's wallet is used or shown: give back their stranded wallet parts.
+
+    A repair on the way, never a reason to refuse the request: when a row is locked right now
+    (a webhook settling that payment, say) it is left for the next read or the sweep.
+    """
+    try:
+        return with_retries(lambda: release_stranded_wallet_parts(now, customer_id))
+    except (Busy, ConcurrentChange):
+        audit.log_event("wallet.stranded_parts_left", customer=customer_id)
+        return 0
+
+
+@dataclass(frozen=True)
+class WalletStatement:
+    """What the wallet page shows: the balance and the ledger, stranded parts given back."""
+
+    balance: Decimal
+    ledger: list[wallet.LedgerLine]
+
+
+def wallet_statement(customer_id: uuid.UUID, now: datetime) -> WalletStatement:
+    """A customer's balance and ledger as of ``now``, with stranded wallet parts given back."""
+    give_back_stranded(customer_id, now)
+    return WalletStatement(wallet.balance(customer_id), wallet.ledger(customer_id))
+
+
+def lock_open_payments(session, hold_id: uuid.UUID) -> list[Payment]:
+    """Lock a hold's gateway payments still waiting for the gateway (payments come before the
+    hold in the lock order, so lock these before the hold)."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(
+                Payment.reservation_id == hold_id,
+                Payment.status == PaymentStatus.PENDING,
+                Payment.method != PaymentMethod.WALLET,
+            )
+            .order_by(Payment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def void_open_payments(payments: list[Payment], now: datetime, reason: str) -> None:
+    """A hold ended by a person (dropped, released): its open gateway payments can no longer be
+    paid (failed, with the reason) and their wallet parts go back. A success that still
+    arrives for one is handed back in full by the webhook (``webhooks._hand_back``)."""
+    for payment in payments:
+        if payment.status == PaymentStatus.PENDING:
+            fail_payment(payment, now, reason)
 
 
 def contact_email(hold: Reservation) -> str | None:

@@ -12,7 +12,7 @@ from booking.documents import ticket_pdf as ticket_document
 from booking.models import Cancellation
 from booking.models.enums import BookingStatus, PaymentMethod, PaymentStatus, RefundMode, Role
 from booking.orm import utcnow
-from booking.services import bookings, cancellations, payments, wallet
+from booking.services import bookings, cancellations, payments, refunds
 from booking.services.errors import DomainError
 from booking.web.account import bp
 from booking.web.account.forms import CancelForm, TopUpForm
@@ -165,11 +165,12 @@ def wallet_page():
 
 def _wallet(form: TopUpForm, status: int = 200):
     """The wallet page."""
+    statement = refunds.wallet_statement(current_user.id, utcnow())
     return render_template(
         "account/wallet.html",
         form=form,
-        balance=wallet.balance(current_user.id),
-        ledger=wallet.ledger(current_user.id),
+        balance=statement.balance,
+        ledger=statement.ledger,
     ), status
 
 
