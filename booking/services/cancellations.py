@@ -157,10 +157,17 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         chosen = _chosen(booking.booked_seats, seat_numbers)
         cancellation = _new_cancellation(session, booking, actor, reason, preview, mode, now)
         if preview.amount > 0:
-            owed = refunds.pay_back(booking, preview.amount, mode, now, actor.id, operator=operator)
-            if owed > 0:  # cash the operator owes a walk-in: paid out later at the counter
-                cancellation.refund_status = RefundStatus.PENDING
-                cancellation.processed_at = None
+            made = refunds.pay_back(
+                booking,
+                preview.amount,
+                mode,
+                now,
+                actor.id,
+                operator=operator,
+                cancellation_id=cancellation.id,
+            )
+            # Pending while a gateway refund runs after commit, or cash is owed at the counter.
+            refunds.settle_cancellation(cancellation, made, now)
         for booked_seat in chosen:
             booked_seat.status = BookingSeatStatus.CANCELLED
             booked_seat.cancellation_id = cancellation.id

@@ -1,8 +1,9 @@
 """Money going back: the one place that returns wallet parts, refunds captured gateway money,
 and spreads a cancellation's refund over the payments of a booking.
 
-Wallet money goes back at once, as ledger rows that point at the debit they reverse. Gateway
-money goes back through the gateway after commit (a real gateway is a network call).
+Every refund is a row (``Refund``). Wallet money goes back at once, as ledger rows that point at
+the debit they reverse. Gateway money goes back through the gateway after commit (a real gateway
+is a network call): ``services.refund_queue`` asks it, retries with backoff, and lists them all.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from decimal import Decimal
 
 from sqlalchemy import or_, select
 
-from booking.database import on_commit, unit_of_work, with_retries
+from booking.database import unit_of_work, with_retries
 from booking.errors import Busy, ConcurrentChange
 from booking.extensions import db
-from booking.gateway import get_gateway
-from booking.models import Booking, Payment, Reservation, User
+from booking.models import Booking, Cancellation, Payment, Refund, Reservation, User
 from booking.models.enums import (
     HoldStatus,
     MovementKind,
     PaymentMethod,
     PaymentStatus,
+    RefundMethod,
     RefundMode,
+    RefundStatus,
 )
-from booking.services import audit, notifications, shifts, wallet
+from booking.services import audit, events, notifications, shifts, wallet
 from booking.services.pricing import split_by_fare
 
 ZERO = Decimal("0.00")
@@ -72,7 +74,7 @@ def refund_captured(payment: Payment, now: datetime, reason: str) -> None:
     payment.status = PaymentStatus.REFUNDED
     payment.refunded_amount = payment.amount
     payment.failure_reason = reason[:200]
-    refund_through_gateway(payment.gateway_reference, payment.amount, reason)
+    record_refund(payment, payment.amount, RefundMethod.GATEWAY, reason, now)
     audit.record(
         "payment",
         payment.id,
@@ -115,15 +117,18 @@ def pay_back(
     actor_id: uuid.UUID | None = None,
     *,
     operator: bool = False,
-) -> Decimal:
+    cancellation_id: uuid.UUID | None = None,
+) -> list[Refund]:
     """Spread a cancellation's refund over the booking's payments and give it back by ``mode``:
     wallet payments to the wallet (linked to their debit), the rest to the wallet as a credit
-    or to the original method: the gateway; cash out of the acting clerk's open shift (a
-    cash_refund movement, in this transaction); a card or UPI payment taken at the counter
-    terminal is refunded at the terminal (no gateway call: it had no gateway session).
+    or to the original method: the gateway (a pending refund, asked of the gateway after
+    commit); cash out of the acting clerk's open shift (a cash_refund movement, in this
+    transaction); a card or UPI payment taken at the counter terminal is refunded at the
+    terminal (no gateway call: it had no gateway session). Returns the refund rows, one per
+    payment given back.
 
     An operator cancelling a whole trip may have no shift open: the cash is then owed over the
-    counter, and the amount owed is returned (0 otherwise) so the cancellation stays pending.
+    counter, a pending cash refund, so the cancellation stays pending.
 
     :raise ShiftError: when cash is to be paid back and the actor has no open shift.
     """
@@ -137,7 +142,7 @@ def pay_back(
     )
     left = [p.amount - p.refunded_amount for p in payments]
     shares = split_by_fare(amount, left) if payments else []
-    back = _PayingBack(booking, mode, now, actor_id, operator)
+    back = _PayingBack(booking, mode, now, actor_id, operator, cancellation_id)
     for payment, share in zip(payments, shares, strict=True):
         if share <= 0:
             continue
@@ -156,19 +161,20 @@ def pay_back(
             booking=booking.reference,
             **how,
         )
-    return back.owed
+    return back.made
 
 
 class _PayingBack:
     """One cancellation's refund, payment by payment: where each share goes."""
 
-    def __init__(self, booking: Booking, mode: RefundMode, now, actor_id, operator: bool):
+    def __init__(self, booking: Booking, mode: RefundMode, now, actor_id, operator, cancellation):
         self.booking, self.mode, self.now = booking, mode, now
         self.actor_id, self.operator = actor_id, operator
+        self.cancellation_id = cancellation
         self.purse = wallet.lock_wallet(booking.user_id) if booking.user_id else None
         self.label = MESSAGES["booking_refund"].format(reference=booking.reference)
-        self.owed = ZERO
         self.drawer = None
+        self.made: list[Refund] = []
 
     def give(self, payment: Payment, share: Decimal) -> dict:
         """Give ``share`` of ``payment`` back; returns what the audit row says about how."""
@@ -178,6 +184,7 @@ class _PayingBack:
             wallet.refund(
                 self.purse, debit, share, now=now, description=self.label, booking_id=booking.id
             )
+            self._record(payment, share, RefundMethod.WALLET)
         elif self.mode == RefundMode.WALLET:
             wallet.credit(
                 self.purse,
@@ -187,13 +194,30 @@ class _PayingBack:
                 payment_id=payment.id,
                 booking_id=booking.id,
             )
+            self._record(payment, share, RefundMethod.WALLET)
         elif payment.method == PaymentMethod.CASH:
             return self._cash(payment, share)
         elif is_terminal_payment(payment):
+            self._record(payment, share, RefundMethod.TERMINAL)
             return {"via": MESSAGES["at_terminal"], "terminal_reference": payment.gateway_reference}
         else:
-            refund_through_gateway(payment.gateway_reference, share, self.label)
+            self._record(payment, share, RefundMethod.GATEWAY)
         return {}
+
+    def _record(self, payment: Payment, share: Decimal, method: RefundMethod, **kw) -> None:
+        """The refund row of this share."""
+        self.made.append(
+            record_refund(
+                payment,
+                share,
+                method,
+                self.label,
+                self.now,
+                booking_id=self.booking.id,
+                cancellation_id=self.cancellation_id,
+                **kw,
+            )
+        )
 
     def _cash(self, payment: Payment, share: Decimal) -> dict:
         """Cash out of the acting clerk's open shift (or owed, for an operator's trip cancel).
@@ -212,9 +236,10 @@ class _PayingBack:
                 booking_id=self.booking.id,
                 actor_id=self.actor_id,
             )
+            self._record(payment, share, RefundMethod.CASH)
             return {"via": "cash from the shift", "shift": self.drawer.id}
         if self.operator:
-            self.owed += share
+            self._record(payment, share, RefundMethod.CASH, owed=True)
             return {"via": MESSAGES["cash_owed"]}
         raise shifts.ShiftError(MESSAGES["open_shift"])
 
@@ -224,20 +249,58 @@ def is_terminal_payment(payment: Payment) -> bool:
     return payment.method in TERMINAL_METHODS and payment.gateway_url is None
 
 
-def refund_through_gateway(reference: str | None, amount: Decimal, reason: str) -> None:
-    """Ask the gateway to return money once the current transaction has committed."""
-    if reference:
-        on_commit(lambda: _gateway_refund(reference, amount, reason))
+def record_refund(
+    payment: Payment,
+    amount: Decimal,
+    method: RefundMethod,
+    reason: str,
+    now: datetime,
+    *,
+    booking_id: uuid.UUID | None = None,
+    cancellation_id: uuid.UUID | None = None,
+    owed: bool = False,
+) -> Refund:
+    """The refund row of money going back for ``payment``, in the current transaction.
+
+    Wallet, shift cash and terminal refunds are done by the time this transaction commits
+    (processed now); cash ``owed`` at the counter waits for the clerk. A gateway refund is
+    pending: after commit it is announced (``events.refund_requested``) so a worker asks the
+    gateway; if nobody hears (the broker down), the beat finds it due in the database.
+    """
+    done = method != RefundMethod.GATEWAY and not owed
+    refund = Refund(
+        id=uuid.uuid4(),
+        payment_id=payment.id,
+        booking_id=booking_id or payment.booking_id,
+        cancellation_id=cancellation_id,
+        amount=amount,
+        method=method,
+        reason=reason[:200],
+        status=RefundStatus.PROCESSED if done else RefundStatus.PENDING,
+        processed_at=now if done else None,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(refund)
+    if method == RefundMethod.GATEWAY:
+        events.announce(events.refund_requested, refund.id)
+    return refund
 
 
-def _gateway_refund(reference: str, amount: Decimal, reason: str) -> None:
-    """Ask the gateway to return money (after commit: a real gateway is a network call)."""
-    try:
-        refund_reference = get_gateway().refund(reference, amount, reason)
-    except Exception:  # any failure of the network call is logged loudly for ops; the row says so
-        audit.log_event("gateway.refund_failed", reference=reference, amount=amount)
-        return
-    audit.log_event("gateway.refunded", reference=reference, refund=refund_reference, amount=amount)
+def settle_cancellation(cancellation: Cancellation, refunds: list[Refund], now: datetime) -> None:
+    """A cancellation's refund state from its refund rows: processed once every one is (at
+    once, for wallet, shift cash and terminal refunds), failed when one failed, else pending."""
+    states = {refund.status for refund in refunds}
+    if RefundStatus.FAILED in states:
+        cancellation.refund_status = RefundStatus.FAILED
+    elif states <= {RefundStatus.PROCESSED}:
+        cancellation.refund_status = RefundStatus.PROCESSED
+    else:
+        cancellation.refund_status = RefundStatus.PENDING
+    done = cancellation.refund_status == RefundStatus.PROCESSED
+    cancellation.processed_at = now if done else None
+    cancellation.updated_at = now
 
 
 def release_stranded_wallet_parts(now: datetime, customer_id: uuid.UUID | None = None) -> int:
