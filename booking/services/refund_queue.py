@@ -352,6 +352,19 @@ class Queue:
     total: int
 
 
+def refund_row(refund_id: uuid.UUID) -> QueueRow:
+    """One refund as the queue shows it.
+
+    :raise NotFound: for an unknown refund.
+    """
+    found = db.session.execute(
+        _rows().where(Refund.id == refund_id).execution_options(populate_existing=True)
+    ).first()
+    if found is None:
+        raise NotFound(MESSAGES["not_found"])
+    return _row(*found)
+
+
 def queue(state: RefundStatus | None = None, page: int = 1, per_page: int = PER_PAGE) -> Queue:
     """Every refund, newest first (only those in ``state``, when given), a page at a time, and
     the count and amount in each state."""
@@ -367,31 +380,40 @@ def queue(state: RefundStatus | None = None, page: int = 1, per_page: int = PER_
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     query = (
-        select(Refund, Payment.method, Booking.reference)
-        .join(Payment, Payment.id == Refund.payment_id)
-        .outerjoin(Booking, Booking.id == Refund.booking_id)
+        _rows()
         .order_by(Refund.created_at.desc(), Refund.id)
         .offset((page - 1) * per_page)
         .limit(per_page)
     )
     if state is not None:
         query = query.where(Refund.status == state)
-    rows = [
-        QueueRow(
-            id=refund.id,
-            created_at=refund.created_at,
-            status=refund.status,
-            method=refund.method,
-            payment_method=payment_method,
-            amount=refund.amount,
-            reason=refund.reason,
-            booking_reference=reference,
-            cancellation_id=refund.cancellation_id,
-            attempts=refund.attempts,
-            next_attempt_at=refund.next_attempt_at,
-            last_error=refund.last_error,
-            processed_at=refund.processed_at,
-        )
-        for refund, payment_method, reference in db.session.execute(query).all()
-    ]
+    rows = [_row(*found) for found in db.session.execute(query).all()]
     return Queue(rows, totals, state, page, pages, total)
+
+
+def _rows():
+    """Refunds with their payment's method and their booking's reference."""
+    return (
+        select(Refund, Payment.method, Booking.reference)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .outerjoin(Booking, Booking.id == Refund.booking_id)
+    )
+
+
+def _row(refund: Refund, payment_method: PaymentMethod, reference: str | None) -> QueueRow:
+    """A refund as a queue row."""
+    return QueueRow(
+        id=refund.id,
+        created_at=refund.created_at,
+        status=refund.status,
+        method=refund.method,
+        payment_method=payment_method,
+        amount=refund.amount,
+        reason=refund.reason,
+        booking_reference=reference,
+        cancellation_id=refund.cancellation_id,
+        attempts=refund.attempts,
+        next_attempt_at=refund.next_attempt_at,
+        last_error=refund.last_error,
+        processed_at=refund.processed_at,
+    )
