@@ -12,8 +12,17 @@ from booking import tasks
 from booking.extensions import db
 from booking.models import Cancellation, Refund
 from booking.models.enums import RefundStatus, Role
+from booking.orm import utcnow
 from booking.services import cancellations, refund_queue
-from tests.money_support import assert_invariants, fresh, hold, pay_wallet
+from tests.money_support import (
+    assert_invariants,
+    booking_of,
+    deliver,
+    fresh,
+    hold,
+    pay_wallet,
+    start_gateway,
+)
 from tests.support import NOW, PASSWORD, csrf_token, make_trip, make_user, sign_in_as, text
 from tests.test_refunds import CANCELLED_AT, MIN, book_by_upi, cancel_to_card
 
@@ -166,3 +175,32 @@ def test_retry_needs_the_csrf_token(make_app, queue_data):
 def test_only_admins_see_the_queue(app, client, auth, role):
     sign_in_as(app, auth, role)
     assert client.get("/admin/refunds").status_code == 403
+
+
+def test_a_customer_cancelling_while_the_gateway_refund_waits_is_told_it_is_on_its_way(
+    app, client, auth, monkeypatch
+):
+    """Redis is down, so the gateway refund waits for the beat: the customer reads that the
+    money is on its way back, not that it was refunded."""
+    monkeypatch.setattr(tasks.process_refund._get_current_object(), "delay", _broker_down)
+    customer_id = sign_in_as(app, auth, Role.CUSTOMER)
+    with app.app_context():
+        now = utcnow()
+        trip = make_trip(now=now)
+        hold_id = hold(customer_id, trip.id, ["2A"], now=now)
+        started = start_gateway(customer_id, hold_id, ["2A"], now=now, use_wallet=False)
+        assert deliver("payment.succeeded", started.payment_id, now).outcome == "confirmed"
+        reference = booking_of(hold_id).reference
+    response = client.post(
+        f"/bookings/{reference}/cancel", data={"seats": ["2A"], "refund_mode": "original"}
+    )
+    assert response.status_code == 302
+    body = text(client.get(response.headers["Location"]))
+    assert "Rs 525.00 is on its way back to your original payment method." in body
+    with app.app_context():
+        [refund] = db.session.scalars(select(Refund).where(Refund.payment_id == started.payment_id))
+        assert refund.status == RefundStatus.PENDING
+
+
+def _broker_down(_refund_id):
+    raise ConnectionError("Connection refused.")

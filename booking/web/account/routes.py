@@ -10,7 +10,14 @@ from flask_login import current_user, login_required
 from booking.documents import calendar as trip_calendar
 from booking.documents import ticket_pdf as ticket_document
 from booking.models import Cancellation
-from booking.models.enums import BookingStatus, PaymentMethod, PaymentStatus, RefundMode, Role
+from booking.models.enums import (
+    BookingStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundMode,
+    RefundStatus,
+    Role,
+)
 from booking.orm import utcnow
 from booking.services import bookings, cancellations, payments, refunds
 from booking.services.errors import DomainError
@@ -152,6 +159,8 @@ def _cancelled_message(done: Cancellation) -> str:
         if done.refund_mode == RefundMode.WALLET
         else "to your original payment method"
     )
+    if done.refund_status != RefundStatus.PROCESSED:  # the gateway has not returned it yet
+        return f"Cancelled {seats}. {money(done.refund_amount)} is on its way back {where}."
     return f"Cancelled {seats}. {money(done.refund_amount)} refunded {where}."
 
 
