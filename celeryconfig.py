@@ -12,4 +12,6 @@ broker_connection_retry_on_startup = True
 beat_schedule = {
     "expire-lapsed-holds": {"task": "booking.tasks.expire_holds", "schedule": 30.0},
     "complete-arrived-trips": {"task": "booking.tasks.complete_trips", "schedule": 600.0},
+    # Gateway refunds whose next attempt is due (their backoff is REFUND_RETRY_BASE_SECONDS).
+    "retry-due-refunds": {"task": "booking.tasks.retry_due_refunds", "schedule": 60.0},
 }

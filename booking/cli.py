@@ -1,5 +1,5 @@
 """Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`, `flask holds
-expire|list`, `flask trips cancel|complete`, `flask reconcile`."""
+expire|list`, `flask trips cancel|complete`, `flask reconcile`, `flask refunds retry`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(holds_group)
     app.cli.add_command(trips_group)
     app.cli.add_command(reconcile_command)
+    app.cli.add_command(refunds_group)
 
 
 @click.group("seed", cls=AppGroup, invoke_without_command=True)
@@ -204,6 +205,40 @@ def reconcile_command(only: tuple[str, ...]) -> None:
         click.echo(f"{failed} violation(s)", err=True)
         raise SystemExit(1)
     click.echo("All invariants hold.")
+
+
+@click.group("refunds", cls=AppGroup)
+def refunds_group() -> None:
+    """Refunds waiting for the gateway."""
+
+
+@refunds_group.command("retry")
+@click.option(
+    "--cancellation",
+    "cancellation_id",
+    type=click.UUID,
+    help="Every gateway refund of this cancellation that is pending or failed, now.",
+)
+@click.option("--refund", "refund_id", type=click.UUID, help="This gateway refund, now.")
+def refunds_retry(cancellation_id, refund_id) -> None:
+    """Retry gateway refunds by hand: one refund, a cancellation's, or (with neither) every
+    pending one whose next attempt is due (what the beat does every minute)."""
+    from booking.services import refund_queue
+
+    now = utcnow()
+    try:
+        if refund_id:
+            states = [refund_queue.retry_gateway_refund(refund_id, now)]
+        elif cancellation_id:
+            states = refund_queue.retry_refund(cancellation_id, now)
+        else:
+            click.echo(f"{refund_queue.process_due_refunds(now)} due refund(s) attempted.")
+            return
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo("Refund(s) now: " + ", ".join(state.value for state in states))
+    if any(state != "processed" for state in states):
+        raise SystemExit(1)
 
 
 @click.command("demo")

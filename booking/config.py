@@ -128,6 +128,14 @@ def load_config(instance_path: str) -> dict:
         "GATEWAY_WEBHOOK_SECRET": os.environ.get("GATEWAY_WEBHOOK_SECRET")
         or _secret_key(instance, production) + ":webhook",
         "WEBHOOK_TOLERANCE_SECONDS": _int("WEBHOOK_TOLERANCE_SECONDS", 300),
+        # Gateway refunds: a failed attempt is tried again after REFUND_RETRY_BASE_SECONDS,
+        # doubling each time up to REFUND_RETRY_MAX_SECONDS; after REFUND_MAX_ATTEMPTS it is
+        # failed and waits for a retry by hand (the admin's refunds queue).
+        "REFUND_MAX_ATTEMPTS": _int("REFUND_MAX_ATTEMPTS", 5),
+        "REFUND_RETRY_BASE_SECONDS": _int("REFUND_RETRY_BASE_SECONDS", 60),
+        "REFUND_RETRY_MAX_SECONDS": _int("REFUND_RETRY_MAX_SECONDS", 3600),
+        # The sandbox gateway refuses every refund (to try the retries and the refunds queue).
+        "SANDBOX_FAIL_REFUNDS": _flag("SANDBOX_FAIL_REFUNDS"),
         # Bulk CSV edit in the admin pages: the largest file and the most rows one upload takes.
         "BULK_MAX_BYTES": bulk_max_bytes,
         # The largest request body any page takes (a bare 413 beyond it, before the body is

@@ -103,9 +103,12 @@ class StaleRead(Exception):
 _RETRY_ON_CONSTRAINTS = ("reservation",)
 
 
-def with_retries(attempt: Callable[[], T], taken_message: str | None = None) -> T:
+def with_retries(
+    attempt: Callable[[], T], taken_message: str | None = None, busy_message: str | None = None
+) -> T:
     """Run a unit of work, again when a read went stale, a deadlock was broken, or a
-    one-live-claim index refused a claim; a lock wait past the timeout becomes Busy.
+    one-live-claim index refused a claim; a lock wait past the timeout becomes Busy (with
+    ``busy_message``, when the caller knows better than "seats" what was locked).
 
     :raise Busy: when rows stayed locked; ConcurrentChange when the retries ran out.
     """
@@ -124,6 +127,6 @@ def with_retries(attempt: Callable[[], T], taken_message: str | None = None) -> 
                 continue
             # 55P03 lock_not_available (lock_timeout), 57014 query_canceled (statement_timeout)
             if code in ("55P03", "57014") or "locked" in str(error.orig):
-                raise Busy(MESSAGES["busy"]) from error
+                raise Busy(busy_message or MESSAGES["busy"]) from error
             raise
     raise ConcurrentChange(taken_message or MESSAGES["changed"])

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from booking.gateway import sandbox
 from booking.orm import utcnow
-from booking.services import events, notifications, sweep, timetable, webhooks
+from booking.services import events, notifications, refund_queue, sweep, timetable, webhooks
 from booking.services.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,28 @@ def deliver_sandbox_webhook(event_type: str, gateway_reference: str, amount: str
         return f"refused: {error.message}"
 
 
+@shared_task(name="booking.tasks.process_refund")
+def process_refund(refund_id: str) -> str | None:
+    """Ask the gateway for one pending refund (queued after the commit that decided it)."""
+    status = refund_queue.process_refund(uuid.UUID(refund_id), utcnow())
+    return status.value if status else None
+
+
+@shared_task(name="booking.tasks.retry_due_refunds")
+def retry_due_refunds() -> int:
+    """Attempt every pending gateway refund whose next attempt is due, from the database (the
+    beat runs this; it also catches refunds whose task never reached a worker)."""
+    return refund_queue.process_due_refunds(utcnow())
+
+
+def _dispatch_refund(refund_id: uuid.UUID, **_fields) -> None:
+    """Hand a committed gateway refund to a worker (or run it right here without Redis)."""
+    try:
+        process_refund.delay(str(refund_id))
+    except Exception:  # a broker outage must not undo what is committed; the beat retries it
+        logger.exception("refund %s was not handed to a worker; it stays pending", refund_id)
+
+
 def _dispatch_email(email_id: uuid.UUID, **_fields) -> None:
     """Hand a committed outbox message to a worker (or send it right here without Redis)."""
     try:
@@ -60,5 +82,6 @@ def _dispatch_email(email_id: uuid.UUID, **_fields) -> None:
 
 
 def subscribe(app: Flask) -> None:
-    """Send queued emails once their transaction commits."""
+    """Send queued emails and ask the gateway for refunds once their transaction commits."""
     events.email_queued.connect(_dispatch_email)
+    events.refund_requested.connect(_dispatch_refund)

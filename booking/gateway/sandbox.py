@@ -19,7 +19,13 @@ from typing import Any
 from flask import has_request_context, url_for
 from werkzeug.routing import BuildError
 
-from booking.gateway import EVENT_TYPES, GatewaySession, WebhookError, WebhookEvent
+from booking.gateway import (
+    EVENT_TYPES,
+    GatewayError,
+    GatewaySession,
+    WebhookError,
+    WebhookEvent,
+)
 
 logger = logging.getLogger("booking.gateway")
 
@@ -68,6 +74,7 @@ def from_config(config: Mapping[str, Any]) -> SandboxGateway:
     return SandboxGateway(
         webhook_secret=config["GATEWAY_WEBHOOK_SECRET"],
         tolerance_seconds=int(config["WEBHOOK_TOLERANCE_SECONDS"]),
+        fail_refunds=bool(config.get("SANDBOX_FAIL_REFUNDS")),
     )
 
 
@@ -76,9 +83,10 @@ class SandboxGateway:
 
     name = "sandbox"
 
-    def __init__(self, webhook_secret: str, tolerance_seconds: int = 300):
+    def __init__(self, webhook_secret: str, tolerance_seconds: int = 300, fail_refunds=False):
         self.webhook_secret = webhook_secret
         self.tolerance_seconds = tolerance_seconds
+        self.fail_refunds = fail_refunds  # SANDBOX_FAIL_REFUNDS: refuse refunds, for tests
 
     def create_session(
         self, payment_id: uuid.UUID, amount: Decimal, return_url: str
@@ -140,7 +148,19 @@ class SandboxGateway:
         return _parse_event(body)
 
     def refund(self, gateway_reference: str, amount: Decimal, reason: str) -> str:
-        """Refund part or all of a payment; the sandbox always succeeds at once."""
+        """Refund part or all of a payment at once (or, told to by SANDBOX_FAIL_REFUNDS, refuse
+        as a gateway that is down would).
+
+        :raise GatewayError: when told to fail refunds.
+        """
+        if self.fail_refunds:
+            logger.info(
+                "event=gateway.refund_refused gateway=%s reference=%s amount=%s",
+                self.name,
+                gateway_reference,
+                amount,
+            )
+            raise GatewayError("The sandbox gateway refused the refund (SANDBOX_FAIL_REFUNDS).")
         refund_reference = f"sbx_rf_{secrets.token_hex(12)}"
         logger.info(
             "event=gateway.refunded gateway=%s reference=%s refund_reference=%s amount=%s "

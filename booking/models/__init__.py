@@ -5,7 +5,7 @@ from booking.models.booking import Booking, BookingSeat, Cancellation, Ticket
 from booking.models.bus import Bus
 from booking.models.email import OutboxEmail
 from booking.models.hold import Reservation, ReservationSeat
-from booking.models.payment import Payment, PaymentEvent
+from booking.models.payment import Payment, PaymentEvent, Refund
 from booking.models.promo import PromoCode
 from booking.models.route import Route, RouteStop
 from booking.models.schedule import Schedule, Seat
@@ -23,6 +23,7 @@ __all__ = [
     "Payment",
     "PaymentEvent",
     "PromoCode",
+    "Refund",
     "Reservation",
     "ReservationSeat",
     "Route",

@@ -133,6 +133,16 @@ class RefundStatus(StrEnum):
     FAILED = "failed"
 
 
+class RefundMethod(StrEnum):
+    """Where a refund's money goes: the wallet, back through the gateway, cash at the counter,
+    or the counter's card/UPI terminal."""
+
+    WALLET = "wallet"
+    GATEWAY = "gateway"
+    CASH = "cash"
+    TERMINAL = "terminal"
+
+
 class PromoKind(StrEnum):
     PERCENT = "percent"
     FLAT = "flat"

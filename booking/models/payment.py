@@ -1,4 +1,5 @@
-"""Payments (wallet, gateway, cash) and the gateway events already applied."""
+"""Payments (wallet, gateway, cash), the gateway events already applied, and the refunds of
+payments."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db_types import enum_type
 from booking.extensions import db
-from booking.models.enums import PaymentMethod, PaymentPurpose, PaymentStatus
+from booking.models.enums import (
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    RefundMethod,
+    RefundStatus,
+)
 from booking.orm import IdMixin, TimestampMixin
 
 
@@ -74,3 +81,45 @@ class PaymentEvent(IdMixin, TimestampMixin, db.Model):
     outcome: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class Refund(IdMixin, TimestampMixin, db.Model):
+    """Money going back for one payment: a share of a cancellation's refund, or a whole payment
+    handed back (a late or unexpected gateway success).
+
+    Wallet, cash-from-the-shift and terminal refunds are processed in the transaction that
+    decides them. A gateway refund starts pending and is asked of the gateway after commit;
+    a failed attempt is tried again at ``next_attempt_at`` (backing off), and after
+    REFUND_MAX_ATTEMPTS it is failed until someone retries it by hand.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        CheckConstraint(
+            "status <> 'processed' OR processed_at IS NOT NULL", name="processed_has_time"
+        ),
+        Index("ix_refunds_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments.id"), index=True)
+    cancellation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("cancellations.id"), index=True
+    )
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    amount: Mapped[Decimal]
+    method: Mapped[RefundMethod] = mapped_column(enum_type(RefundMethod, "refund_method"))
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[RefundStatus] = mapped_column(
+        enum_type(RefundStatus, "refund_status"), default=RefundStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    # Set while an attempt is under way (a worker asked the gateway), cleared with its outcome.
+    attempt_started_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    gateway_refund_reference: Mapped[str | None] = mapped_column(String(64))
+    processed_at: Mapped[datetime | None]
+
+    payment: Mapped[Payment] = relationship()

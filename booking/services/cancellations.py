@@ -53,6 +53,8 @@ MESSAGES = {
     "not_booked": "Seats {seats} are not booked on this booking.",
     "none_chosen": "Choose at least one booked seat to cancel.",
     "bus_left": "This bus has already left; it can no longer be cancelled.",
+    "busy": "This booking or its wallet is being updated by another request right now; nothing "
+    "changed. Try again in a moment.",
     "boarded": (
         "This ticket was checked in at the bus door, so the booking can no longer be cancelled "
         "online. Please speak to our counter staff."
@@ -136,9 +138,8 @@ def cancel_booking(
         preview; CancelError when a seat is not booked; NotFound for a booking the actor may
         not touch.
     """
-    return with_retries(
-        lambda: _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
-    )
+    args = (booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator)
+    return with_retries(lambda: _cancel_once(*args), busy_message=MESSAGES["busy"])
 
 
 def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, operator):
@@ -156,10 +157,17 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         chosen = _chosen(booking.booked_seats, seat_numbers)
         cancellation = _new_cancellation(session, booking, actor, reason, preview, mode, now)
         if preview.amount > 0:
-            owed = refunds.pay_back(booking, preview.amount, mode, now, actor.id, operator=operator)
-            if owed > 0:  # cash the operator owes a walk-in: paid out later at the counter
-                cancellation.refund_status = RefundStatus.PENDING
-                cancellation.processed_at = None
+            made = refunds.pay_back(
+                booking,
+                preview.amount,
+                mode,
+                now,
+                actor.id,
+                operator=operator,
+                cancellation_id=cancellation.id,
+            )
+            # Pending while a gateway refund runs after commit, or cash is owed at the counter.
+            refunds.settle_cancellation(cancellation, made, now)
         for booked_seat in chosen:
             booked_seat.status = BookingSeatStatus.CANCELLED
             booked_seat.cancellation_id = cancellation.id

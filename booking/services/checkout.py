@@ -13,7 +13,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Booking, Reservation, Schedule, Seat, User
 from booking.models.enums import HoldStatus
-from booking.services import claims, holds, payments, pricing, wallet
+from booking.services import claims, holds, payments, pricing, refunds, wallet
 from booking.services.payments import PaymentProgress
 from booking.services.pricing import PromoError, Quote
 
@@ -59,6 +59,7 @@ def page(
     :raise NotFound: for an unknown hold or another customer's.
     """
     hold = holds.get_hold(hold_id, customer_id)
+    refunds.give_back_stranded(customer_id, now)  # a lapsed or ended hold's wallet part
     schedule = db.session.get(Schedule, hold.schedule_id)
     live = hold.is_live_at(now)
     seats = claims.held_seats(hold.id) or _last_seats(hold)

@@ -9,6 +9,8 @@ happened, and those layers subscribe when the app is made (``create_app``):
 - ``booking_confirmed``: sender the booking id, with ``reference``, ``schedule_id`` and ``seats``.
 - ``booking_cancelled``: sender the booking id, with ``reference``, ``schedule_id`` and
   ``seats`` (the numbers cancelled by this act).
+- ``refund_requested``: sender the id of a pending gateway refund; the task layer hands it to a
+  worker, which asks the gateway (the beat picks up any that never reached a worker).
 
 ``announce`` queues the announcement on the current unit of work: it is sent after the commit
 and dropped on a rollback. A receiver that fails is logged; the committed change stands.
@@ -31,6 +33,7 @@ seats_changed = signals.signal("seats-changed")
 email_queued = signals.signal("email-queued")
 booking_confirmed = signals.signal("booking-confirmed")
 booking_cancelled = signals.signal("booking-cancelled")
+refund_requested = signals.signal("refund-requested")
 
 
 def announce(signal: Signal, sender: Any, **fields: Any) -> None:

@@ -27,7 +27,7 @@ from booking.database import StaleRead, on_commit, unit_of_work, with_retries
 from booking.extensions import db
 from booking.models import Reservation, ReservationSeat, Route, Schedule, Seat, User
 from booking.models.enums import Channel, HoldStatus, SeatStatus
-from booking.services import audit, claims, pricing
+from booking.services import audit, claims, pricing, refunds
 from booking.services.claims import EndedHold, HoldError, SeatChoiceError
 from booking.services.errors import ConcurrentChange, NotFound
 
@@ -470,11 +470,15 @@ def _end_hold(
     """Drop (customer) or release (admin) a hold that is still marked active."""
     with unit_of_work() as session:
         get_hold(hold_id, customer_id)
+        open_payments = refunds.lock_open_payments(session, hold_id)
         locked = claims.lock_hold(session, hold_id)
         if locked.status != HoldStatus.ACTIVE:
             if locked.status == HoldStatus.CONFIRMED:
                 raise HoldError(MESSAGES["paid_cancel_booking"])
             return locked  # already ended: nothing to do
+        # Before the seats (lock order: wallet before seats): the payment started for this
+        # hold can no longer be paid, and its wallet part goes back.
+        refunds.void_open_payments(open_payments, now, _void_reason(status, reason))
         claims.lock_seats(session, claims.live_seat_ids(session, [hold_id]))
         ended = claims.describe([hold_id])
         claims.retire(session, ended, now, status, reason, actor_id=customer_id or admin_id)
@@ -492,6 +496,13 @@ def _end_hold(
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+
+
+def _void_reason(status: HoldStatus, reason: str) -> str:
+    """Why an open gateway payment of an ended hold was voided, as its failure reason."""
+    if status == HoldStatus.RELEASED:
+        return f"hold released by the operator: {reason}"
+    return f"hold {reason}"
 
 
 def _active_hold_of(customer_id: uuid.UUID | None, schedule_id: uuid.UUID) -> tuple:

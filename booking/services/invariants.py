@@ -17,7 +17,9 @@ from booking.extensions import db
 from booking.models import (
     Booking,
     BookingSeat,
+    Cancellation,
     Payment,
+    Refund,
     Reservation,
     ReservationSeat,
     Schedule,
@@ -37,6 +39,7 @@ from booking.models.enums import (
     PaymentMethod,
     PaymentPurpose,
     PaymentStatus,
+    RefundStatus,
     SeatStatus,
     TicketValidity,
 )
@@ -470,6 +473,79 @@ def ticket_follows_booking() -> list[Violation]:
     return [
         Violation("ticket-follows-booking", f"{status} booking, ticket {validity}", (str(i),))
         for i, status, validity in rows
+    ]
+
+
+# ---- refunds -----------------------------------------------------------------------------------
+
+
+@check("refunds-within-their-payment")
+def refunds_within_their_payment() -> list[Violation]:
+    """The refunds of a payment never add up to more than the payment, nor to more than it
+    records as refunded."""
+    rows = db.session.execute(
+        select(Payment.id, Payment.amount, Payment.refunded_amount, func.sum(Refund.amount))
+        .join(Refund, Refund.payment_id == Payment.id)
+        .group_by(Payment.id, Payment.amount, Payment.refunded_amount)
+        .having(
+            or_(
+                func.sum(Refund.amount) > Payment.amount,
+                func.sum(Refund.amount) > Payment.refunded_amount,
+            )
+        )
+    ).all()
+    return [
+        Violation(
+            "refunds-within-their-payment",
+            f"payment of {a} (refunded {r}) has refunds adding up to {s}",
+            (str(i),),
+        )
+        for i, a, r, s in rows
+    ]
+
+
+@check("processed-refund-has-time")
+def processed_refund_has_time() -> list[Violation]:
+    """Every processed refund, and every cancellation whose refund is processed, says when."""
+    refunds = db.session.scalars(
+        select(Refund.id).where(
+            Refund.status == RefundStatus.PROCESSED, Refund.processed_at.is_(None)
+        )
+    )
+    cancellations = db.session.scalars(
+        select(Cancellation.id).where(
+            Cancellation.refund_status == RefundStatus.PROCESSED,
+            Cancellation.processed_at.is_(None),
+        )
+    )
+    return [
+        Violation("processed-refund-has-time", "refund processed without processed_at", (str(i),))
+        for i in refunds
+    ] + [
+        Violation(
+            "processed-refund-has-time",
+            "cancellation's refund processed without processed_at",
+            (str(i),),
+        )
+        for i in cancellations
+    ]
+
+
+@check("cancellation-refund-adds-up")
+def cancellation_refund_adds_up() -> list[Violation]:
+    """A cancellation's refund rows add up to the refund it promised (cancellations made before
+    refund rows existed have none and are not counted)."""
+    rows = db.session.execute(
+        select(Cancellation.id, Cancellation.refund_amount, func.sum(Refund.amount))
+        .join(Refund, Refund.cancellation_id == Cancellation.id)
+        .group_by(Cancellation.id, Cancellation.refund_amount)
+        .having(func.sum(Refund.amount) != Cancellation.refund_amount)
+    ).all()
+    return [
+        Violation(
+            "cancellation-refund-adds-up", f"promised {p}, refund rows add up to {s}", (str(i),)
+        )
+        for i, p, s in rows
     ]
 
 

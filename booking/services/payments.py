@@ -68,6 +68,8 @@ MESSAGES = {
     "topup_limits": "Top up between {low} and {high}.",
     "gateway_down": "The payment gateway could not be reached; nothing was charged. Try again.",
     "superseded": "superseded by a new payment attempt",
+    "busy": "Your wallet or this booking is being updated by another request right now. "
+    "Nothing was charged; try again in a moment.",
 }
 
 
@@ -213,8 +215,13 @@ def _paying(request: _Request, return_url: str, idempotency_key: str | None) -> 
         _gateway_method(request.method)
     if idempotency_key and len(idempotency_key) > IDEMPOTENCY_KEY_LENGTH:
         idempotency_key = None  # not one of ours (payments.idempotency_key is 64 long)
+    # Money an abandoned gateway payment still holds goes back first, beat or no beat.
+    refunds.give_back_stranded(request.customer_id, request.now)
     try:
-        return with_retries(lambda: _pay_once(request, return_url, idempotency_key))
+        return with_retries(
+            lambda: _pay_once(request, return_url, idempotency_key),
+            busy_message=MESSAGES["busy"],
+        )
     except PromoError as refusal:
         if request.mode != "auto":
             raise

@@ -126,13 +126,19 @@ def _apply_booking_event(session, payment: Payment, event: WebhookEvent, now) ->
     if payment.status == PaymentStatus.REFUNDED:
         return WebhookOutcome("already_refunded", payment.id)
     if payment.status != PaymentStatus.PENDING or event.amount != payment.amount:
-        return _hand_back(payment, event, now)
+        return _hand_back(session, payment, event, now)
     return _book(session, payment, now)
 
 
-def _hand_back(payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:
+def _hand_back(session, payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:
     """Money arrived for a payment we no longer expect (it was given up, or the amount is
-    wrong): hand it straight back."""
+    wrong): hand it straight back. A payment voided because its hold ended (dropped, released)
+    goes back by the late-payment path: refunded in full, the customer told why."""
+    if event.amount == payment.amount and payment.status == PaymentStatus.FAILED:
+        hold = claims.lock_hold(session, payment.reservation_id)
+        why = payment.failure_reason or "payment given up"
+        refunds.refund_late(hold, payment, now, why)
+        return WebhookOutcome("refunded", payment.id, notes={"reason": why})
     why = "amount mismatch" if event.amount != payment.amount else "payment given up"
     refunds.refund_captured(payment, now, why)
     if payment.paired_payment and payment.paired_payment.status == PaymentStatus.PENDING:

@@ -20,6 +20,7 @@ def register_web(app: Flask) -> None:
     from booking.web.admin import bp as admin_bp
     from booking.web.admin import bulk_routes as admin_bulk_routes  # noqa: F401
     from booking.web.admin import catalog_routes as admin_catalog_routes  # noqa: F401
+    from booking.web.admin import refund_routes as admin_refund_routes  # noqa: F401
     from booking.web.admin import routes as admin_routes  # noqa: F401
     from booking.web.admin import shift_routes as admin_shift_routes  # noqa: F401
     from booking.web.admin import timetable_routes as admin_timetable_routes  # noqa: F401

@@ -5,7 +5,7 @@ password change and deactivation), and the sign-in lock-out columns dropped: fai
 throttled by address and account (Flask-Limiter), so nobody can lock another person out.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01 22:15:00
 
 """
@@ -17,7 +17,7 @@ import booking.db_types
 
 # revision identifiers, used by Alembic.
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

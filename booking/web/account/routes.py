@@ -10,9 +10,16 @@ from flask_login import current_user, login_required
 from booking.documents import calendar as trip_calendar
 from booking.documents import ticket_pdf as ticket_document
 from booking.models import Cancellation
-from booking.models.enums import BookingStatus, PaymentMethod, PaymentStatus, RefundMode, Role
+from booking.models.enums import (
+    BookingStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundMode,
+    RefundStatus,
+    Role,
+)
 from booking.orm import utcnow
-from booking.services import bookings, cancellations, payments, wallet
+from booking.services import bookings, cancellations, payments, refunds
 from booking.services.errors import DomainError
 from booking.web.account import bp
 from booking.web.account.forms import CancelForm, TopUpForm
@@ -152,6 +159,8 @@ def _cancelled_message(done: Cancellation) -> str:
         if done.refund_mode == RefundMode.WALLET
         else "to your original payment method"
     )
+    if done.refund_status != RefundStatus.PROCESSED:  # the gateway has not returned it yet
+        return f"Cancelled {seats}. {money(done.refund_amount)} is on its way back {where}."
     return f"Cancelled {seats}. {money(done.refund_amount)} refunded {where}."
 
 
@@ -165,11 +174,12 @@ def wallet_page():
 
 def _wallet(form: TopUpForm, status: int = 200):
     """The wallet page."""
+    statement = refunds.wallet_statement(current_user.id, utcnow())
     return render_template(
         "account/wallet.html",
         form=form,
-        balance=wallet.balance(current_user.id),
-        ledger=wallet.ledger(current_user.id),
+        balance=statement.balance,
+        ledger=statement.ledger,
     ), status
 
 

@@ -1,7 +1,7 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired
 
 from booking.web.forms import strip
@@ -16,3 +16,9 @@ class ReleaseHoldForm(FlaskForm):
         filters=[strip],
         render_kw={"maxlength": 200},
     )
+
+
+class RetryRefundForm(FlaskForm):
+    """Retry one refund (CSRF only); ``state`` is the queue's filter to return to."""
+
+    state = HiddenField(filters=[strip])
