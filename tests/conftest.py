@@ -4,6 +4,7 @@ DATABASE_URL names a PostgreSQL server), migrated once, emptied after every test
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -30,6 +31,16 @@ ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
 def pytest_report_header(config) -> str:
     """Say which database this run uses."""
     return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say how many requests the fuzz of every route sent, when it ran."""
+    fuzz = sys.modules.get("tests.fuzz_support")
+    if fuzz is not None and fuzz.SENT["requests"]:
+        sent = fuzz.SENT
+        terminalreporter.write_line(
+            f"fuzz: {sent['requests']} requests sent, {sent['server_errors']} answered 5xx"
+        )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
