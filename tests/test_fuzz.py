@@ -12,15 +12,25 @@ More examples by hand: ``FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py -k hypothe
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from flask_wtf import FlaskForm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from wtforms import FieldList, FormField
+from wtforms.fields.core import UnboundField
 
+import booking.web
 from booking.extensions import db
 from booking.gateway.sandbox import build_event, sign
 from booking.models import Payment, Reservation
@@ -684,6 +694,140 @@ def test_every_signed_webhook_field_mutated_is_never_a_server_error(app):
         payment = db.session.get(Payment, uuid.UUID(world.ids["payment_id"]))
         assert payment.booking_id is not None
         assert db.session.get(Reservation, payment.reservation_id).status == HoldStatus.CONFIRMED
+        assert run_all() == []
+        db.session.remove()
+    assert_reconcile_clean(app)
+
+
+# ---- the table is complete ----------------------------------------------------------------------
+
+FORM_MODULES = sorted(Path(booking.web.__file__).parent.glob("**/*forms.py"))
+# request.args reads outside a form: .get("x") / .getlist("x"), and the catalogue's helpers.
+_ARG_READS = re.compile(r"""request\.args\.get(?:list)?\(\s*["'](\w+)["']""")
+_LIST_ARGS = re.compile(r"_list_args\(([^)]*)\)")
+_DAY_ARGS = re.compile(r"""_day\(\s*["'](\w+)["']\s*\)""")
+
+
+def field_names(form_class, prefix: str = "") -> set[str]:
+    """The names a form class reads from a request (a FieldList's first entry as name-0-sub)."""
+    names: set[str] = set()
+    for name, unbound in inspect.getmembers(form_class, lambda m: isinstance(m, UnboundField)):
+        inner = unbound.args[0] if unbound.args else None
+        if unbound.field_class is FieldList and isinstance(inner, UnboundField):
+            if inner.field_class is FormField:
+                names |= field_names(inner.args[0], f"{prefix}{name}-0-")
+            else:
+                names.add(f"{prefix}{name}-0")
+        elif unbound.field_class is FormField:
+            names |= field_names(inner, f"{prefix}{name}-")
+        else:
+            names.add(prefix + name)
+    return names
+
+
+def query_reads() -> set[str]:
+    """Every query parameter a view reads outside a WTForms class."""
+    names = set()
+    for source in Path(booking.web.__file__).parent.glob("**/*.py"):
+        text = source.read_text()
+        names |= set(_ARG_READS.findall(text)) | set(_DAY_ARGS.findall(text))
+        for call in _LIST_ARGS.findall(text):
+            names |= set(re.findall(r"""["'](\w+)["']""", call))
+        if "_list_args(" in text:
+            names |= {"q", "sort", "page"}  # what _list_args always reads
+    return names
+
+
+def test_the_table_covers_every_route_form_field_and_query_parameter(app):
+    """Each rule and method of the URL map has a row; each row sends every field of its forms;
+    every form class is some row's; every request.args read is sent by some row."""
+    served = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert served == set(SPECS), f"missing {served - set(SPECS)}, stale {set(SPECS) - served}"
+
+    ids = dict.fromkeys(("route_id", "spare_bus_id", "shift_id", "other_schedule_id"), "")
+    world = World({}, ids, "", "", "", Decimal(0))
+    sent_queries: set[str] = set()
+    for (endpoint, method), spec in SPECS.items():
+        with app.test_request_context():
+            query, form = spec.query(world), spec.form(world)
+        sent_queries |= set(query)
+        for form_class in spec.forms:
+            missing = field_names(form_class) - set(query) - set(form)
+            assert not missing, f"{endpoint} {method} does not send {sorted(missing)}"
+
+    used = {form_class for spec in SPECS.values() for form_class in spec.forms}
+    for module_path in FORM_MODULES:
+        module_name = ".".join(
+            module_path.relative_to(Path(booking.web.__file__).parents[2]).with_suffix("").parts
+        )
+        module = __import__(module_name, fromlist=["*"])
+        for name, member in inspect.getmembers(module, inspect.isclass):
+            if member.__module__ == module_name and issubclass(member, FlaskForm):
+                assert member in used, f"{module_name}.{name} is in no row of SPECS"
+
+    unread = query_reads() - sent_queries
+    assert not unread, f"query parameters no row sends: {sorted(unread)}"
+
+
+# ---- random inputs (Hypothesis): any text, anywhere at once -------------------------------------
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+FIELDED = sorted(
+    key for key, spec in SPECS.items() if spec.query is not none or spec.form is not none
+)
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
+VALUE = st.one_of(
+    st.sampled_from([v for v in HOSTILE.values() if isinstance(v, str)]),
+    TEXT,
+    st.integers().map(str),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.dates().map(str),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
+    st.lists(TEXT, max_size=3),
+)
+
+
+def test_hypothesis_any_values_in_many_fields_at_once_are_never_a_server_error(app):
+    """Random values (any unicode, numbers, dates, lists) in several fields of a route at once,
+    as the admin and the customer; FUZZ_EXAMPLES sets how many (more by hand)."""
+    with app.app_context():
+        world = build_world()
+        db.session.remove()
+    clients = signed_in_clients(app, world)
+    sender = Sender()
+
+    @settings(max_examples=EXAMPLES, suppress_health_check=list(HealthCheck), database=None)
+    @given(
+        route=st.sampled_from(FIELDED),
+        role=st.sampled_from(ROLES[1:]),
+        data=st.data(),
+    )
+    def fuzz(route, role, data):
+        endpoint, method = route
+        spec = SPECS[route]
+        with app.test_request_context():
+            query, form = spec.query(world), spec.form(world)
+        names = sorted(query) + sorted(form)
+        chosen = data.draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+        values = {name: data.draw(VALUE) for name in chosen}
+        query = {k: values.get(k, v) for k, v in query.items()}
+        form = {
+            k: (Upload(values[k]) if isinstance(v, Upload) else values[k]) if k in values else v
+            for k, v in form.items()
+        }
+        for rule in rules_of(app, endpoint, method):
+            path = fill(rule, path_values(world, endpoint))
+            sender.send(
+                clients[role], role, method, path, query=query, form=form, mutated=",".join(chosen)
+            )
+
+    fuzz()
+    assert not sender.findings, "server errors:\n" + sender.report()
+    with app.app_context():
         assert run_all() == []
         db.session.remove()
     assert_reconcile_clean(app)
