@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -28,9 +29,30 @@ SERVER_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
 
 
-def pytest_report_header(config) -> str:
-    """Say which database this run uses."""
-    return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"
+# TEST_CLOCK=2026-12-01T18:29:30Z runs the whole session with the clock started there and
+# ticking (time-machine): how the suite proves that no test depends on the time of day, e.g.
+# just before and just after midnight in the display zone (18:30 UTC is 00:00 Asia/Kolkata).
+TEST_CLOCK = os.environ.get("TEST_CLOCK", "")
+
+
+def pytest_report_header(config) -> list[str]:
+    """Say which database this run uses, and where its clock starts when pinned."""
+    lines = [f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"]
+    if TEST_CLOCK:
+        lines.append(f"clock: starts at {TEST_CLOCK} (TEST_CLOCK), ticking")
+    return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_clock() -> Iterator[None]:
+    """Start the wall clock at TEST_CLOCK for the whole session, when it is set."""
+    if not TEST_CLOCK:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00")), tick=True):
+        yield
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
