@@ -29,9 +29,9 @@ SERVER_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
 
 
-# TEST_CLOCK=2026-12-01T18:29:30Z runs the whole session with the clock started there and
-# ticking (time-machine): how the suite proves that no test depends on the time of day, e.g.
-# just before and just after midnight in the display zone (18:30 UTC is 00:00 Asia/Kolkata).
+# TEST_CLOCK=2026-12-01T18:29:30Z starts every test's clock there, ticking (time-machine): how
+# the suite proves that no test depends on the time of day, e.g. just before and just after
+# midnight in the display zone (18:30 UTC is 00:00 Asia/Kolkata).
 TEST_CLOCK = os.environ.get("TEST_CLOCK", "")
 
 
@@ -43,16 +43,28 @@ def pytest_report_header(config) -> list[str]:
     return lines
 
 
+def _test_clock_start() -> datetime:
+    """The instant TEST_CLOCK names."""
+    return datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00"))
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _session_clock() -> Iterator[None]:
-    """Start the wall clock at TEST_CLOCK for the whole session, when it is set."""
+def _session_clock():
+    """The wall clock moved to TEST_CLOCK for the whole session, when it is set."""
     if not TEST_CLOCK:
-        yield
+        yield None
         return
     import time_machine
 
-    with time_machine.travel(datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00")), tick=True):
-        yield
+    with time_machine.travel(_test_clock_start(), tick=True) as coordinates:
+        yield coordinates
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(_session_clock) -> None:
+    """Each test starts at TEST_CLOCK again (the clock ticks on during the test)."""
+    if _session_clock is not None:
+        _session_clock.move_to(_test_clock_start())
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -66,6 +66,24 @@ HOSTILE: dict[str, str | list[str]] = {
 
 # A smaller set for roles a route does not admit, where the request should end at the door.
 AT_THE_DOOR = ("empty", "huge", "nul", "rtl", "list", "bad_uuid", "far_future_date")
+# What a second role a route admits gets in every field (the first gets all of HOSTILE).
+SECOND_LOOK = {
+    name: HOSTILE[name]
+    for name in (
+        "empty",
+        "huge",
+        "nul",
+        "emoji",
+        "letters",
+        "negative_huge",
+        "nan",
+        "far_past_date",
+        "far_future_time",
+        "bad_uuid",
+        "list",
+        "json_deep",
+    )
+}
 
 
 def as_upload(value: str | list[str]) -> tuple[io.BytesIO, str]:
