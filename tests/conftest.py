@@ -19,7 +19,7 @@ from booking.gateway.sandbox import SandboxGateway
 from booking.models import Schedule, User
 from booking.models.enums import Role
 from booking.orm import utcnow
-from tests.support import empty_tables, make_trip, make_user
+from tests.support import NOW, empty_tables, make_trip, make_user
 
 # Machines are shared and noisy: property tests never fail on how long an example took.
 hypothesis_settings.register_profile("booking", deadline=None)
@@ -196,6 +196,15 @@ def app_ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
+
+
+@pytest.fixture
+def midmorning(time_machine) -> datetime:
+    """The wall clock moved to NOW (11:30 in the operator's zone) and ticking, for a request
+    test that reads the operator's "today" around rows it made a moment before: near local
+    midnight the two would fall on different days. Name it before the fixtures that make rows."""
+    time_machine.move_to(NOW, tick=True)
+    return NOW
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from booking.models.enums import HoldStatus, Role
 from booking.orm import utcnow
 from booking.services import catalog, holds, payments
 from booking.services.details import CheckoutDetails, Passenger
-from tests.support import NOW, PASSWORD, csrf_token, make_trip, make_user, sign_in_as, text
+from tests.support import PASSWORD, csrf_token, make_trip, make_user, sign_in_as, text
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_only_admins_may_release_a_hold(client, app, auth, live_hold, role):
 # ---- dashboard and live holds --------------------------------------------------------------------
 
 
-def test_dashboard_counts_live_holds(client, app, auth, live_hold):
+def test_dashboard_counts_live_holds(midmorning, client, app, auth, live_hold):
     """Today's numbers, one live hold among them."""
     sign_in_as(app, auth, Role.ADMIN)
     response = client.get("/admin")
@@ -211,9 +211,8 @@ def test_an_empty_outbox_says_so(client, app, auth):
 # ---- the desk ------------------------------------------------------------------------------------
 
 
-def test_the_desk_lists_the_rest_of_todays_departures(client, app, auth, time_machine):
+def test_the_desk_lists_the_rest_of_todays_departures(midmorning, client, app, auth):
     """Staff see today's departures still to leave, with the seats left; not tomorrow's."""
-    time_machine.move_to(NOW, tick=True)  # 11:30 in the operator's zone: hours of the day left
     with app.app_context():
         now = utcnow()
         _, end_of_today = catalog.local_day_bounds(catalog.local_today(now))
