@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -18,7 +20,7 @@ from booking.gateway.sandbox import SandboxGateway
 from booking.models import Schedule, User
 from booking.models.enums import Role
 from booking.orm import utcnow
-from tests.support import empty_tables, make_trip, make_user
+from tests.support import NOW, empty_tables, make_trip, make_user
 
 # Machines are shared and noisy: property tests never fail on how long an example took.
 hypothesis_settings.register_profile("booking", deadline=None)
@@ -28,9 +30,52 @@ SERVER_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = SERVER_URL.startswith(("postgresql", "postgres"))
 
 
-def pytest_report_header(config) -> str:
-    """Say which database this run uses."""
-    return f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"
+# TEST_CLOCK=2026-12-01T18:29:30Z starts every test's clock there, ticking (time-machine): how
+# the suite proves that no test depends on the time of day, e.g. just before and just after
+# midnight in the display zone (18:30 UTC is 00:00 Asia/Kolkata).
+TEST_CLOCK = os.environ.get("TEST_CLOCK", "")
+
+
+def pytest_report_header(config) -> list[str]:
+    """Say which database this run uses, and where its clock starts when pinned."""
+    lines = [f"database: {'PostgreSQL' if ON_POSTGRES else 'SQLite'}"]
+    if TEST_CLOCK:
+        lines.append(f"clock: starts at {TEST_CLOCK} (TEST_CLOCK), ticking")
+    return lines
+
+
+def _test_clock_start() -> datetime:
+    """The instant TEST_CLOCK names."""
+    return datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_clock():
+    """The wall clock moved to TEST_CLOCK for the whole session, when it is set."""
+    if not TEST_CLOCK:
+        yield None
+        return
+    import time_machine
+
+    with time_machine.travel(_test_clock_start(), tick=True) as coordinates:
+        yield coordinates
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(_session_clock) -> None:
+    """Each test starts at TEST_CLOCK again (the clock ticks on during the test)."""
+    if _session_clock is not None:
+        _session_clock.move_to(_test_clock_start())
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say how many requests the fuzz of every route sent, when it ran."""
+    fuzz = sys.modules.get("tests.fuzz_support")
+    if fuzz is not None and fuzz.SENT["requests"]:
+        sent = fuzz.SENT
+        terminalreporter.write_line(
+            f"fuzz: {sent['requests']} requests sent, {sent['server_errors']} answered 5xx"
+        )
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -163,6 +208,15 @@ def app_ctx(app):
     with app.app_context():
         yield app
         db.session.remove()
+
+
+@pytest.fixture
+def midmorning(time_machine) -> datetime:
+    """The wall clock moved to NOW (11:30 in the operator's zone) and ticking, for a request
+    test that reads the operator's "today" around rows it made a moment before: near local
+    midnight the two would fall on different days. Name it before the fixtures that make rows."""
+    time_machine.move_to(NOW, tick=True)
+    return NOW
 
 
 @pytest.fixture

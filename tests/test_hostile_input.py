@@ -3,6 +3,8 @@ database cancelled at statement_timeout."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
@@ -169,3 +171,117 @@ def test_a_nul_at_checkout_is_refused_and_nothing_stored(client, app, auth, trip
     with app.app_context():
         hold = db.session.scalar(select(Reservation).where(Reservation.user_id == user.id))
         assert hold.status == HoldStatus.ACTIVE and not hold.checkout
+
+
+# ---- what the fuzz of every route found (tests/test_fuzz.py) -----------------------------------
+
+AMOUNT_MESSAGE = "with at most 2 decimals"
+DATE_MESSAGE = "Enter a date from 01 Jan 2000 to 31 Dec 2999"
+
+
+@pytest.fixture
+def world(app):
+    """A booking, holds, a shift, a promo code and signed-in clients of each role."""
+    from tests.fuzz_support import build_world
+    from tests.test_fuzz import signed_in_clients
+
+    with app.app_context():
+        built = build_world()
+        db.session.remove()
+    return built, signed_in_clients(app, built)
+
+
+def test_a_cash_amount_too_large_to_quantize_is_refused_by_the_shift_service():
+    from booking.services.shifts import ShiftError, cash_amount
+
+    for typed in ("9" * 40, "1E+100", "-1E+100"):
+        with pytest.raises(ShiftError):
+            cash_amount(typed, "the float")
+
+
+@pytest.mark.parametrize("typed", ["9" * 40, "1e309", "NaN", "-Infinity", "0.001"])
+@pytest.mark.parametrize(
+    ("role", "path", "field", "data"),
+    [
+        ("staff", "/desk/shift/open", "opening_float", {"station": "Mysuru"}),
+        ("staff", "/desk/shift/close", "counted_cash", {"note": "ok"}),
+        ("admin", "/admin/promo-codes/new", "value", {"code": "HUGE1", "kind": "percent"}),
+        ("admin", "/admin/promo-codes/new", "min_amount", {"code": "HUGE2", "value": "10"}),
+        ("admin", "/admin/promo-codes/new", "max_discount", {"code": "HUGE3", "value": "10"}),
+        ("admin", "/admin/schedules/recurring", "base_price", {"departure_times": "06:00"}),
+        ("admin", "/admin/schedules/bulk-actions", "value", {"action": "price"}),
+    ],
+)
+def test_a_huge_or_non_finite_amount_is_refused_with_a_message(
+    world, role, path, field, data, typed
+):
+    """Decimal's quantize overflowed (InvalidOperation) and NaN broke every comparison: 500."""
+    built, clients = world
+    extra = {"shift_id": built.ids["shift_id"], "ids": [built.ids["other_schedule_id"]]}
+    response = clients[role].post(path, data={**extra, **data, field: typed})
+    assert response.status_code == 400
+    assert AMOUNT_MESSAGE in page_text(response)
+
+
+@pytest.mark.parametrize("field", ["usage_limit", "per_customer_limit"])
+def test_a_promo_limit_past_an_integer_column_is_refused(world, field):
+    _, clients = world
+    data = {"code": "BIGLIMIT", "kind": "percent", "value": "10", field: "9" * 40}
+    data |= {"valid_from": "2026-01-01T00:00", "valid_until": "2027-01-01T00:00"}
+    response = clients["admin"].post("/admin/promo-codes/new", data=data)
+    assert response.status_code == 400 and "Enter a number up to 2,147,483,647" in page_text(
+        response
+    )
+
+
+def test_a_journey_time_past_an_integer_column_is_refused(world):
+    _, clients = world
+    data = {"origin_city": "A", "destination_city": "B", "distance_km": "10"}
+    response = clients["admin"].post(
+        "/admin/routes/new", data={**data, "estimated_duration_minutes": "9" * 40}
+    )
+    assert response.status_code == 400 and "Enter a number up to" in page_text(response)
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_trip_time_off_the_calendar_is_refused_not_an_overflow(world, typed):
+    """0001-01-01 in Asia/Kolkata is before datetime.min in UTC (OverflowError in to_utc)."""
+    built, clients = world
+    data = {
+        "route_id": built.ids["route_id"],
+        "bus_id": built.ids["spare_bus_id"],
+        "departure_at": typed,
+        "arrival_at": typed,
+        "base_price": "450",
+        "status": "scheduled",
+    }
+    response = clients["admin"].post("/admin/schedules/new", data=data)
+    assert response.status_code == 400 and DATE_MESSAGE in page_text(response)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_far_dates_in_the_trip_list_filters_are_ignored(world, day):
+    """`to` + 1 day overflowed, and 0001-01-01 local is before UTC's first instant."""
+    _, clients = world
+    response = clients["admin"].get(f"/admin/schedules?from={day}&to={day}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_far_day_on_the_departures_board_shows_today(world, day):
+    """The previous and next day links overflowed at the ends of the calendar."""
+    _, clients = world
+    response = clients["staff"].get(f"/desk?day={day}")
+    assert response.status_code == 200 and day not in page_text(response)
+
+
+def test_a_bus_form_without_the_amenities_field_keeps_the_amenities(world, app):
+    """A POST without the field took the bus's list as the typed text ('list' has no split)."""
+    from booking.models import Bus
+
+    built, clients = world
+    data = {"bus_number": "TESTKEEP1", "bus_type": "deluxe", "builtin_layout": "seater_2x2_40"}
+    response = clients["admin"].post(f"/admin/buses/{built.ids['spare_bus_id']}", data=data)
+    assert response.status_code < 500
+    with app.app_context():
+        assert db.session.get(Bus, uuid.UUID(built.ids["spare_bus_id"])).amenities == ["AC"]

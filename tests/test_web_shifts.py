@@ -143,7 +143,7 @@ def test_flask_users_station_sets_a_staff_members_home_station(runner, app):
         assert shifts.open_shift(clerk_id, Decimal("0"), utcnow()).station == "Mysuru"
 
 
-def test_the_admin_dashboard_flags_a_shift_left_open_overnight(client, app, auth):
+def test_the_admin_dashboard_flags_a_shift_left_open_overnight(midmorning, client, app, auth):
     with app.app_context():
         clerk = make_user(Role.STAFF, first_name="Nightowl", now=utcnow() - timedelta(days=2))
         shifts.open_shift(clerk.id, Decimal("300.00"), utcnow() - timedelta(days=1), station="Pune")

@@ -385,7 +385,8 @@ def cash_amount(value, what: str) -> Decimal:
         amount = Decimal(str(value))
     except (ArithmeticError, ValueError, TypeError):
         raise ShiftError(MESSAGES["bad_amount"].format(what=what)) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT) or amount > MAX_CASH:
+    # The bounds before quantize(): quantizing a huge amount overflows Decimal's context.
+    if not amount.is_finite() or amount < 0 or amount > MAX_CASH or amount != amount.quantize(CENT):
         raise ShiftError(MESSAGES["bad_amount"].format(what=what))
     return amount.quantize(CENT)
 

@@ -39,7 +39,7 @@ from wtforms.validators import (
 
 from booking.layouts import BUILTIN_LAYOUTS, load_builtin
 from booking.models.enums import BusType, PromoKind, Role, ScheduleStatus, StopKind
-from booking.web.forms import strip
+from booking.web.forms import amount, count, on_the_calendar, strip
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 
@@ -63,7 +63,10 @@ def when_field(label: str, required: bool = True) -> DateTimeLocalField:
     """A date and time input in the operator's zone."""
     checks = [InputRequired(f"Enter the {label.lower()} date and time.")] if required else []
     return DateTimeLocalField(
-        label, format=LOCAL_INPUT, validators=checks or [Optional()], render_kw={"step": 60}
+        label,
+        format=LOCAL_INPUT,
+        validators=[*(checks or [Optional()]), on_the_calendar],
+        render_kw={"step": 60},
     )
 
 
@@ -76,7 +79,11 @@ class StopForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=80)], filters=[strip])
     minutes_from_departure = IntegerField(
         "Minutes after departure",
-        validators=[Optional(), NumberRange(min=0, message="Minutes cannot be negative.")],
+        validators=[
+            Optional(),
+            count,
+            NumberRange(min=0, message="Minutes cannot be negative."),
+        ],
         render_kw={"inputmode": "numeric"},
     )
 
@@ -102,6 +109,7 @@ class RouteForm(FlaskForm):
         places=1,
         validators=[
             InputRequired("Enter the distance."),
+            amount(places=1),
             NumberRange(min=0.1, message="The distance must be more than 0 km."),
         ],
         render_kw={"inputmode": "decimal"},
@@ -110,6 +118,7 @@ class RouteForm(FlaskForm):
         "Journey time (minutes)",
         validators=[
             InputRequired("Enter the journey time in minutes."),
+            count,
             NumberRange(min=1, message="The journey time must be more than 0 minutes."),
         ],
         render_kw={"inputmode": "numeric"},
@@ -160,8 +169,10 @@ class BusForm(FlaskForm):
     is_active = BooleanField("In service", default=True)
 
     def amenity_list(self) -> list[str]:
-        """The amenities typed, one per comma."""
-        return [part.strip() for part in (self.amenities.data or "").split(",") if part.strip()]
+        """The amenities typed, one per comma (a form without the field keeps the bus's)."""
+        typed = self.amenities.data or ""
+        parts = typed if isinstance(typed, list) else typed.split(",")
+        return [part.strip() for part in parts if isinstance(part, str) and part.strip()]
 
     def layout(self) -> tuple[Any | None, list[str]]:
         """The chosen layout as parsed JSON, or None and why it could not be read."""
@@ -201,6 +212,7 @@ class ScheduleForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Enter the base fare."),
+            amount(),
             NumberRange(min=0.01, message="The base fare must be more than 0."),
         ],
         render_kw={"inputmode": "decimal"},
@@ -227,15 +239,15 @@ class PromoForm(FlaskForm):
     value = DecimalField(
         "Amount (percent or ₹)",
         places=2,
-        validators=[InputRequired("Enter the discount.")],
+        validators=[InputRequired("Enter the discount."), amount()],
         render_kw={"inputmode": "decimal"},
     )
-    min_amount = DecimalField("Minimum fare (₹)", places=2, validators=[Optional()])
-    max_discount = DecimalField("Largest discount (₹)", places=2, validators=[Optional()])
+    min_amount = DecimalField("Minimum fare (₹)", places=2, validators=[Optional(), amount()])
+    max_discount = DecimalField("Largest discount (₹)", places=2, validators=[Optional(), amount()])
     valid_from = when_field("Valid from")
     valid_until = when_field("Valid until")
-    usage_limit = IntegerField("Uses in all", validators=[Optional()])
-    per_customer_limit = IntegerField("Uses per customer", validators=[Optional()])
+    usage_limit = IntegerField("Uses in all", validators=[Optional(), count])
+    per_customer_limit = IntegerField("Uses per customer", validators=[Optional(), count])
     is_active = BooleanField("Active", default=True)
 
 

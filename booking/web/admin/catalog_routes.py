@@ -36,7 +36,7 @@ from booking.web.admin.catalog_forms import (
     to_utc,
 )
 from booking.web.admin.timetable_forms import BulkForm
-from booking.web.forms import first_error
+from booking.web.forms import day_on_the_calendar, first_error
 from booking.web.htmx import render
 
 PER_PAGE = 25
@@ -362,13 +362,10 @@ def bus_active(bus_id: uuid.UUID):
 
 
 def _day(name: str) -> datetime | None:
-    """A date filter (YYYY-MM-DD) as the start of that day in the operator's zone, in UTC."""
-    value = request.args.get(name, "")
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        return None
-    return local_day_bounds(day)[0]
+    """A date filter (YYYY-MM-DD) as the start of that day in the operator's zone, in UTC
+    (None when it is not a date on the calendar, as for a blank filter)."""
+    day = day_on_the_calendar(request.args.get(name))
+    return local_day_bounds(day)[0] if day else None
 
 
 @bp.get("/schedules", endpoint="schedules")

@@ -27,7 +27,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from booking.web.forms import strip
+from booking.web.forms import amount, on_the_calendar, strip
 
 WEEKDAYS = {0: "Mon", 1: "Tue", 2: "Wed", 3: "Thu", 4: "Fri", 5: "Sat", 6: "Sun"}
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -68,8 +68,12 @@ class RecurringForm(FlaskForm):
 
     route_id = SelectField("Route", validators=[DataRequired("Choose a route.")])
     bus_id = SelectField("Bus", validators=[DataRequired("Choose a bus.")])
-    first_day = DateField("First day", validators=[InputRequired("Give the first day.")])
-    last_day = DateField("Last day", validators=[InputRequired("Give the last day.")])
+    first_day = DateField(
+        "First day", validators=[InputRequired("Give the first day."), on_the_calendar]
+    )
+    last_day = DateField(
+        "Last day", validators=[InputRequired("Give the last day."), on_the_calendar]
+    )
     weekdays = CheckboxesField(
         "Days of the week",
         choices=WEEKDAYS,
@@ -87,6 +91,7 @@ class RecurringForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Give the base price."),
+            amount(),
             NumberRange(min=0.01, message="The base price must be more than zero."),
         ],
         render_kw={"inputmode": "decimal"},
@@ -149,7 +154,7 @@ class BulkForm(FlaskForm):
     value = DecimalField(
         "By",
         places=2,
-        validators=[Optional()],
+        validators=[Optional(), amount()],
         description="Negative lowers the price: -10",
         render_kw={"inputmode": "decimal"},
     )

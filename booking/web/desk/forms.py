@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from booking.models.enums import PaymentMethod, RefundMode
 from booking.services.details import CheckoutDetails
 from booking.web.checkout.forms import PassengerForm, details_of
-from booking.web.forms import strip
+from booking.web.forms import amount, on_the_calendar, strip
 
 DESK_METHODS = {
     PaymentMethod.CASH.value: "Cash",
@@ -38,7 +38,7 @@ class DeparturesForm(FlaskForm):
     class Meta:
         csrf = False
 
-    day = DateField("Day", [Optional()])
+    day = DateField("Day", [Optional(), on_the_calendar])
     q = StringField("Find a trip", [Optional(), Length(max=80)], filters=[strip])
 
 
@@ -67,7 +67,7 @@ class DeskSaleForm(FlaskForm):
     method = RadioField("Payment", choices=DESK_METHODS, default=PaymentMethod.CASH.value)
     tendered = DecimalField(
         "Cash tendered",
-        [Optional(), NumberRange(min=0, message="Enter the cash handed over.")],
+        [Optional(), amount(), NumberRange(min=0, message="Enter the cash handed over.")],
         places=2,
     )
     terminal_reference = StringField(

@@ -58,7 +58,7 @@ def index():
     form = DeparturesForm(request.args)
     form.validate()
     today = catalog.local_today(now)
-    day = form.day.data or today
+    day = form.day.data if form.day.data and not form.day.errors else today
     rows = desk.departures(
         day, now, station=getattr(current_user, "home_station", None), query=form.q.data
     )

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from booking.web.forms import strip
+from booking.web.forms import amount, strip
 
 
 class OpenShiftForm(FlaskForm):
@@ -15,6 +15,7 @@ class OpenShiftForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Enter the cash in the drawer, 0 or more."),
+            amount(),
             NumberRange(min=0, message="The float cannot be negative."),
         ],
         render_kw={"inputmode": "decimal", "autofocus": True},
@@ -36,6 +37,7 @@ class CloseShiftForm(FlaskForm):
         places=2,
         validators=[
             InputRequired("Enter the cash you counted in the drawer."),
+            amount(),
             NumberRange(min=0, message="The count cannot be negative."),
         ],
         render_kw={"inputmode": "decimal"},
