@@ -48,7 +48,7 @@ from booking.web.admin.catalog_forms import (
     ToggleForm,
     UserForm,
 )
-from booking.web.admin.forms import ReleaseHoldForm
+from booking.web.admin.forms import ReleaseHoldForm, RetryRefundForm
 from booking.web.admin.timetable_forms import (
     BulkForm,
     CancelTripForm,
@@ -56,7 +56,7 @@ from booking.web.admin.timetable_forms import (
     RecurringForm,
     SwapBusForm,
 )
-from booking.web.auth.forms import LoginForm, RegisterForm, SignOutForm
+from booking.web.auth.forms import LoginForm, PasswordForm, RegisterForm, SignOutForm
 from booking.web.checkout.forms import CheckoutForm, HoldActionForm
 from booking.web.desk.forms import (
     ActionForm,
@@ -102,6 +102,8 @@ def path_values(world: World, endpoint: str) -> dict[str, str]:
         "route_id": ids["route_id"],
         "promo_id": ids["promo_id"],
         "user_id": ids["user_id"],
+        # No refund in this world: a retry of an unknown one is refused, never a 5xx.
+        "refund_id": str(uuid.UUID(int=1)),
         "reference": world.reference,
         "kind": "routes",
         "filename": "css/app.css",
@@ -293,6 +295,12 @@ SPECS: dict[tuple[str, str], Spec] = {
         forms=(RegisterForm,),
     ),
     ("auth.logout", "POST"): Spec(forms=(SignOutForm,)),
+    ("auth.change_password", "GET"): Spec(),
+    # The current password is wrong, so no fuzzed value changes the role's password.
+    ("auth.change_password", "POST"): Spec(
+        form=lambda w: {"current": "Wrong0ne!", "password": PASSWORD, "confirm": PASSWORD},
+        forms=(PasswordForm,),
+    ),
     ("schedules.seat_map", "GET"): Spec(query=lambda w: {"seats": ["5A", "5B"]}),
     ("schedules.hold", "POST"): Spec(form=lambda w: {"seats": ["6A"]}, forms=(SeatChoiceForm,)),
     ("checkout.checkout", "GET"): Spec(),
@@ -366,6 +374,10 @@ SPECS: dict[tuple[str, str], Spec] = {
         query=lambda w: {"entity_type": "hold", "action": "hold.created"}
     ),
     ("admin.outbox", "GET"): Spec(),
+    ("admin.refunds", "GET"): Spec(query=lambda w: {"state": "pending", "page": "1"}),
+    ("admin.retry_refund", "POST"): Spec(
+        form=lambda w: {"state": "failed"}, forms=(RetryRefundForm,)
+    ),
     ("admin.routes", "GET"): Spec(query=list_args("active")),
     ("admin.route_new", "GET"): Spec(),
     ("admin.route_new", "POST"): Spec(form=route_form, forms=(RouteForm,)),
@@ -403,13 +415,12 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("admin.promo_edit", "GET"): Spec(),
     ("admin.promo_edit", "POST"): Spec(form=promo_form, forms=(PromoForm,)),
     ("admin.promo_active", "POST"): Spec(form=toggle, forms=(ToggleForm,)),
-    ("admin.users", "GET"): Spec(query=list_args("role", "active", "locked")),
+    ("admin.users", "GET"): Spec(query=list_args("role", "active")),
     ("admin.user_edit", "GET"): Spec(),
     ("admin.user_edit", "POST"): Spec(
         form=lambda w: {"role": "customer", "home_station": "Mysuru"}, forms=(UserForm,)
     ),
     ("admin.user_active", "POST"): Spec(form=toggle, forms=(ToggleForm,)),
-    ("admin.user_unlock", "POST"): Spec(form=toggle, forms=(ToggleForm,)),
     ("admin.bulk_active", "POST"): Spec(
         form=lambda w: {
             "ids": [w.ids["route_id"]],
