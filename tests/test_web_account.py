@@ -229,6 +229,19 @@ def test_cancel_preview_answers_htmx_with_the_refund_fragment(client, reference)
     assert "HX-Request" in response.headers["Vary"]
 
 
+def test_the_refund_is_asked_once_per_change_and_the_button_is_for_pages_without_script(
+    client, reference
+):
+    """The cancel form asks for the refund on a change only: a submit trigger as well made the
+    "See the refund" button ask for the same refund again. The button is there without script."""
+    page = client.get(f"/bookings/{reference}").text
+    form = re.search(r'<form method="get"[^>]*class="cancel-choose"[^>]*>', page).group(0)
+    trigger = re.search(r'(?:data-)?hx-trigger="([^"]*)"', form).group(1)
+    assert [part.strip() for part in trigger.split(",")] == ["change"]
+    button = re.search(r"<button[^>]*>See the refund</button>", page).group(0)
+    assert 'type="submit"' in button and "without-script" in button
+
+
 def test_cancel_preview_within_a_day_refunds_half(client, app, customer):
     """Between 2 and 24 hours before departure: 50%."""
     reference = book(app, customer, new_trip(app, timedelta(hours=10)), ["2A"])

