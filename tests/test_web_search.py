@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -114,6 +115,20 @@ def test_search_page_and_its_results_fragment(client, route_day):
         query, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
     )
     assert "<html" in restore.text
+
+
+def test_search_hints_read_as_examples_beside_real_labels(client):
+    """The city hints say "e.g." (a bare "Bengaluru" looked filled in) and each field keeps its
+    label; the hint is styled lighter and slanted."""
+    page = client.get("/").text
+    for name, label, hint in (("origin", "From", "Bengaluru"), ("destination", "To", "Chennai")):
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert f'placeholder="e.g. {hint}"' in field
+        field_id = re.search(r'id="([^"]+)"', field).group(1)
+        assert re.search(rf'<label for="{field_id}"[^>]*>\s*{label}\b', page)
+    css = (Path(__file__).parents[1] / "static" / "css" / "app.css").read_text(encoding="utf-8")
+    rule = re.search(r"input::placeholder \{([^}]*)\}", css).group(1)
+    assert "font-style: italic" in rule
 
 
 def test_search_filters_by_origin_and_destination(client, route_day):
