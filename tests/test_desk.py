@@ -169,6 +169,7 @@ def test_the_receipt_is_80mm_wide_with_the_reference_and_a_qr_that_verifies(trip
     assert round(width_mm) == 80
     words = page.get_textpage().get_text_range()
     assert sold.reference in words and "Lakshmi Narayanan" in words and "2B" in words
+    assert b"NotoSans" in data and b"/Helvetica" not in data  # the tickets' font
     image = page.render(scale=3).to_pil()
     [code] = zxingcpp.read_barcodes(image)
     at_the_door = sold.schedule.departure_at - HOUR
