@@ -10,7 +10,7 @@ from booking.extensions import db
 from booking.models import Booking
 from booking.orm import utcnow
 from booking.services import holds
-from tests.browser.steps import customer, sign_in, trip_on_sale
+from tests.browser.steps import customer, seat, sign_in, trip_on_sale
 from tests.money_support import pay_wallet
 
 pytestmark = pytest.mark.browser
@@ -59,3 +59,20 @@ def test_without_javascript_see_the_refund_shows_it(app, new_context):
     cancel.get_by_role("checkbox", name="5A").check()
     cancel.get_by_role("button", name="See the refund").click()
     expect(page.get_by_text("Rs 525.00 back (100%)")).to_be_visible()
+
+
+def test_the_running_total_is_asked_of_the_server_on_each_tick(app, page):
+    """Each tick asks .../price; the total shown is the server's (premium 1A: 550 + 500)."""
+    trip = trip_on_sale(app)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/price" in r.url else None)
+    page.goto(trip.seat_map)
+    seat(page, "1A").check()
+    expect(page.get_by_text("Rs 550.00 before GST")).to_be_visible()
+    seat(page, "5B").check()
+    expect(page.get_by_text("Rs 1,050.00 before GST")).to_be_visible()
+    expect(page.get_by_text("2 of 6 seats chosen")).to_be_visible()
+    assert [url.rsplit("/", 1)[1] for url in asked] == [
+        "price?seats=1A",
+        "price?seats=1A&seats=5B",
+    ]
