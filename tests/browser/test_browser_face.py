@@ -8,10 +8,12 @@ from playwright.sync_api import expect
 
 from booking.extensions import db
 from booking.models import Booking
+from booking.models.enums import Role
 from booking.orm import utcnow
 from booking.services import holds
-from tests.browser.steps import customer, seat, sign_in, trip_on_sale
+from tests.browser.steps import PHONE, customer, follow_nav, seat, sign_in, trip_on_sale
 from tests.money_support import pay_wallet
+from tests.support import make_user
 
 pytestmark = pytest.mark.browser
 
@@ -76,3 +78,51 @@ def test_the_running_total_is_asked_of_the_server_on_each_tick(app, page):
         "price?seats=1A",
         "price?seats=1A&seats=5B",
     ]
+
+
+# What fits the first screen of a phone: the seat rows wholly above the sticky summary bar.
+SEAT_ROWS_IN_SIGHT = """() => {
+  const bar = document.querySelector('.seat-summary').getBoundingClientRect().top;
+  const tops = new Set();
+  for (const cell of document.querySelectorAll('.seat')) {
+    const box = cell.getBoundingClientRect();
+    if (box.top >= 0 && box.bottom <= bar) tops.add(Math.round(box.top));
+  }
+  return tops.size;
+}"""
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER, Role.ADMIN], ids=["customer", "admin"])
+def test_on_a_phone_the_navigation_is_one_line_with_a_menu_that_opens(app, new_context, role):
+    """At 375 px the header is one line (brand and Menu); the menu opens on a tap, without
+    script too, and its links work."""
+    with app.app_context():
+        user = make_user(role, now=utcnow())
+        email = user.email
+    for javascript in (True, False):
+        page = new_context(width=PHONE, javascript=javascript).new_page()
+        sign_in(page, email)
+        page.goto("/")
+        header = page.locator(".site-header").bounding_box()
+        assert header["height"] < 70, header  # one line: it wrapped onto three (125 px)
+        links = page.get_by_role("navigation", name="Main").get_by_role("link", name="Search")
+        expect(links).to_be_hidden()
+        follow_nav(page, "Search")
+        expect(page.get_by_role("heading", name="Where are you going?")).to_be_visible()
+
+
+@pytest.mark.parametrize("layout", ["seater_2x2_40", "sleeper_2x1"])
+def test_on_a_phone_the_first_screen_of_a_seat_map_shows_several_rows(
+    app, new_context, shoot, layout
+):
+    """At 375 x 740 several rows of seats show above the summary bar without scrolling (one
+    row did), and the legend still comes with the map."""
+    trip = trip_on_sale(app, layout=layout)
+    _, email = customer(app)
+    page = new_context(width=PHONE).new_page()
+    sign_in(page, email)
+    page.goto(trip.seat_map)
+    rows = page.evaluate(SEAT_ROWS_IN_SIGHT)
+    shoot(page, f"phone-seat-map-{layout}")
+    assert rows >= (4 if layout == "seater_2x2_40" else 2), rows
+    expect(page.get_by_role("list", name="What the seat colours mean")).to_be_attached()
