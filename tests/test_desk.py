@@ -211,7 +211,9 @@ def test_departures_page_with_day_keys_and_the_htmx_fragment(client, clerk, app,
 
 def test_typing_seats_holds_them_and_opens_the_sale(client, clerk, app, trip_id):
     page = client.get(f"/desk/trips/{trip_id}/sell")
-    assert page.status_code == 200 and 'name="typed"' in page.text and "ws-connect" in page.text
+    assert (
+        page.status_code == 200 and 'name="typed"' in page.text and "data-ws-connect" in page.text
+    )
     held = client.post(f"/desk/trips/{trip_id}/sell", data={"typed": "2a, 2b"})
     assert held.status_code == 302
     hold_id = held.headers["Location"].rsplit("/", 1)[1]
