@@ -169,6 +169,7 @@ def test_the_receipt_is_80mm_wide_with_the_reference_and_a_qr_that_verifies(trip
     assert round(width_mm) == 80
     words = page.get_textpage().get_text_range()
     assert sold.reference in words and "Lakshmi Narayanan" in words and "2B" in words
+    assert b"NotoSans" in data and b"/Helvetica" not in data  # the tickets' font
     image = page.render(scale=3).to_pil()
     [code] = zxingcpp.read_barcodes(image)
     at_the_door = sold.schedule.departure_at - HOUR
@@ -210,7 +211,9 @@ def test_departures_page_with_day_keys_and_the_htmx_fragment(client, clerk, app,
 
 def test_typing_seats_holds_them_and_opens_the_sale(client, clerk, app, trip_id):
     page = client.get(f"/desk/trips/{trip_id}/sell")
-    assert page.status_code == 200 and 'name="typed"' in page.text and "ws-connect" in page.text
+    assert (
+        page.status_code == 200 and 'name="typed"' in page.text and "data-ws-connect" in page.text
+    )
     held = client.post(f"/desk/trips/{trip_id}/sell", data={"typed": "2a, 2b"})
     assert held.status_code == 302
     hold_id = held.headers["Location"].rsplit("/", 1)[1]

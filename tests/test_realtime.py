@@ -37,7 +37,9 @@ from tests.support import PASSWORD, count_statements, make_trip, make_user
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 CELL = re.compile(r'<label id="seat-([0-9a-f-]{36})"[^>]*?data-state="(\w+)"')
-MARKER = re.compile(r'<div id="seat-map-version" data-version="(\d+)" hx-swap-oob="true"></div>')
+MARKER = re.compile(
+    r'<div id="seat-map-version" data-version="(\d+)" data-hx-swap-oob="true"></div>'
+)
 
 
 # ---- reading frames -------------------------------------------------------------------------
@@ -311,7 +313,7 @@ def test_a_held_seat_shows_as_yours_to_its_holder_and_held_to_everyone_else(app_
     assert cells(frames["guest"][0]) == {str(held.id): "held", str(free.id): "available"}
     for (frame,) in frames.values():
         assert version(frame) == 7
-        assert frame.count('hx-swap-oob="true"') == 3  # two seat cells and the version marker
+        assert frame.count('data-hx-swap-oob="true"') == 3  # two seat cells and the version marker
         assert str(holder_id) not in frame
 
 

@@ -67,8 +67,17 @@ def test_every_response_carries_the_security_headers(client, path):
     assert policy["default-src"] == "'self'"
     assert policy["script-src"] == "'self'"  # no inline script, no eval
     assert policy["style-src"] == "'self'"  # no <style> elements (htmx's included)
+    assert "style-src-attr" not in policy  # nor style attributes: default-src 'self' rules
     assert policy["connect-src"] == "'self' ws://localhost wss://localhost"
     assert policy["object-src"] == "'none'"
+
+
+def test_the_seat_map_lays_its_rows_out_without_style_attributes(client, trip_id):
+    """No style attribute for the CSP to allow: the decks are rows of cells, not a grid told
+    its column count inline."""
+    page = client.get(f"/schedules/{trip_id}").get_data(as_text=True)
+    assert page.count('<div class="deck-row">') == 10  # the 2+2 bus's ten rows
+    assert " style=" not in page
 
 
 def test_pages_carry_no_inline_script_or_style_element(client):

@@ -426,25 +426,44 @@ def test_the_pdf_ticket_carries_a_scannable_qr_and_the_trip(app_ctx):
     for expected in [
         "ABCD3467",
         ticket.ticket_number,
-        "Bengaluru -> Chennai",
+        "Bengaluru → Chennai",
         "Thu 03 Dec 2026, 11:30 IST",  # 06:00 UTC two days on, in Asia/Kolkata
         "Thu 03 Dec 2026, 17:30 IST",
         schedule.bus.bus_number,
         "Deluxe",
         "Asha Rao",
         "CONFIRMED (1 of 3 seats cancelled)",
-        # Latin-1 accents are kept; other letters lose theirs to fit the core PDF font.
-        "3A Zoë Lukasiewicz 7 Female Rs 650.00 Cancelled",
+        # The bundled Unicode font keeps every letter.
+        "3A Zoë Łukasiewicz 7 Female Rs 650.00 Cancelled",
         "1A Asha Rao 34 Female Rs 700.00 Booked",  # 650 + 50 for a premium seat
-        "Fare (3 seats) Rs 2,000.00",
-        "Discount (FEST50) -Rs 50.00",
-        "GST Rs 97.50",
+        "Seat 1A (Rs 650.00 + Rs 50.00 premium seat) Rs 700.00",
+        "Seat 2A Rs 650.00",
+        "Base fares (3 seats \N{MULTIPLICATION SIGN} Rs 650.00) Rs 1,950.00",
+        "Seat extras Rs 50.00",
+        "Discount FEST50 \N{MINUS SIGN}Rs 50.00",
+        "GST 5% Rs 97.50",
         "Total paid Rs 2,047.50",
-        "Refunded -Rs 650.00",
+        "Refunded \N{MINUS SIGN}Rs 650.00",
         "Cancel more than 24 hours before departure: 100% refund.",
         "Paid by UPI",
     ]:
         assert expected in text, expected
+
+
+def test_the_pdf_prints_the_arrow_and_names_in_indian_scripts(app_ctx):
+    """The bundled Noto Sans (with its Devanagari and Tamil fallbacks) prints the route's arrow
+    and passenger names in Hindi and Tamil, where the core PDF fonts printed '->' and '?'."""
+    schedule = make_trip(origin="Bengaluru", destination="Chennai")
+    booking = book(
+        make_user(),
+        schedule,
+        ["1A", "2A"],
+        passengers=[("अनन्या शर्मा", 29, Gender.FEMALE), ("கார்த்திக் ராஜா", 41, Gender.MALE)],
+    )
+    text = pdf_text(ticket_pdf.render_pdf(booking))
+    assert "Bengaluru → Chennai" in text
+    assert "अनन्या शर्मा" in text and "கார்த்திக் ராஜா" in text
+    assert "?" not in text.split("Passengers")[1].split("Fare")[0]
 
 
 def test_a_booking_without_a_ticket_has_no_pdf(booking):

@@ -15,7 +15,8 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from booking.extensions import db
-from booking.models import Booking, Payment, User
+from booking.formatting import local_time
+from booking.models import Booking, Payment, Schedule, User
 from booking.models.enums import BookingSeatStatus, BookingStatus, PaymentStatus, Role
 from booking.orm import utcnow
 from booking.services import holds, payments, wallet
@@ -179,13 +180,26 @@ def test_staff_may_look_at_any_booking(client, app, auth, reference):
     assert client.get(f"/bookings/{reference}").status_code == 200
 
 
-def test_the_ticket_is_a_pdf(client, reference):
-    """ticket.pdf is a PDF shown inline, named after the booking."""
+def test_the_ticket_is_a_pdf_that_downloads_under_a_name_saying_the_trip(
+    client, app, reference, trip_id
+):
+    """ticket.pdf is a PDF sent as an attachment named after the booking, route and day, and
+    the booking page's link downloads it rather than opening a new tab."""
     response = client.get(f"/bookings/{reference}/ticket.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
-    assert f'filename="ticket-{reference}.pdf"' in response.headers["Content-Disposition"]
+    with app.app_context():
+        trip = db.session.get(Schedule, trip_id)
+        route, day = trip.route, local_time(trip.departure_at, "%Y-%m-%d")
+        cities = f"{route.origin_city}-{route.destination_city}".lower()
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="ticket-{reference}-{cities}-{day}.pdf"'
+    )
+    link = re.search(
+        r'<a [^>]*href="[^"]*/ticket\.pdf"[^>]*>', client.get(f"/bookings/{reference}").text
+    )
+    assert " download" in link.group(0) and "target=" not in link.group(0)
 
 
 def test_the_trip_is_a_calendar_event(client, app, reference, trip_id):
@@ -227,6 +241,19 @@ def test_cancel_preview_answers_htmx_with_the_refund_fragment(client, reference)
     assert "<html" not in response.text
     assert "Cancelling 2A, 2B (Rs 1,050.00 paid)" in words(response)
     assert "HX-Request" in response.headers["Vary"]
+
+
+def test_the_refund_is_asked_once_per_change_and_the_button_is_for_pages_without_script(
+    client, reference
+):
+    """The cancel form asks for the refund on a change only: a submit trigger as well made the
+    "See the refund" button ask for the same refund again. The button is there without script."""
+    page = client.get(f"/bookings/{reference}").text
+    form = re.search(r'<form method="get"[^>]*class="cancel-choose"[^>]*>', page).group(0)
+    trigger = re.search(r'(?:data-)?hx-trigger="([^"]*)"', form).group(1)
+    assert [part.strip() for part in trigger.split(",")] == ["change"]
+    button = re.search(r"<button[^>]*>See the refund</button>", page).group(0)
+    assert 'type="submit"' in button and "without-script" in button
 
 
 def test_cancel_preview_within_a_day_refunds_half(client, app, customer):

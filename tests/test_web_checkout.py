@@ -14,8 +14,9 @@ from sqlalchemy import select, update
 
 from booking.database import unit_of_work
 from booking.extensions import db
+from booking.formatting import local_time
 from booking.models import Booking, Payment, PromoCode, Reservation
-from booking.models.enums import HoldStatus, PaymentStatus, PromoKind
+from booking.models.enums import HoldStatus, PaymentStatus, PromoKind, Role
 from booking.orm import utcnow
 from booking.services import holds, wallet
 from tests.support import PASSWORD, csrf_token, make_user, text
@@ -558,7 +559,39 @@ def test_a_lapsed_hold_shows_the_revive_button(client, app, shopper, trip_id):
     lapse(app, hold_id)
     page = text(client.get(f"/holds/{hold_id}"))
     assert "Your hold has lapsed" in page and "Hold my seats again" in page
+    assert "operator" not in page and "You released" not in page
     assert f'action="/holds/{hold_id}/revive"' in page and 'name="passengers-0-name"' not in page
+
+
+def ended_at(app: Flask, hold_id: uuid.UUID) -> str:
+    """When a hold ended, as the checkout shows it (the operator's local time)."""
+    with app.app_context():
+        return local_time(db.session.get(Reservation, hold_id).ended_at, "%H:%M on %a %d %b")
+
+
+def test_a_hold_released_by_the_operator_says_so_and_when(client, app, shopper, trip_id):
+    """An admin released the hold: the checkout says so with the local time, not "lapsed"."""
+    shopper(wallet="5000")
+    hold_id = hold_through_the_seat_map(client, trip_id, ["2A"])
+    with app.app_context():
+        admin = make_user(Role.ADMIN)
+        holds.admin_release(hold_id, admin_id=admin.id, reason="fraud check", now=utcnow())
+    page = text(client.get(f"/holds/{hold_id}"))
+    assert "The operator released your hold" in page
+    assert f"released by the operator at {ended_at(app, hold_id)}" in page
+    assert "Your hold has lapsed" not in page and "Hold my seats again" not in page
+    assert "fraud check" not in page  # the reason is for the audit log, not the customer
+
+
+def test_a_dropped_hold_says_the_customer_released_it(client, app, shopper, trip_id):
+    """The customer's own drop keeps its wording: "You released these seats", and when."""
+    shopper()
+    hold_id = hold_through_the_seat_map(client, trip_id, ["2A"])
+    client.post(f"/holds/{hold_id}/drop")
+    page = text(client.get(f"/holds/{hold_id}"))
+    assert "You released these seats" in page
+    assert f"You gave back 2A at {ended_at(app, hold_id)}" in page
+    assert "Your hold has lapsed" not in page and "operator" not in page
 
 
 def test_paying_a_lapsed_hold_is_refused_with_a_409(client, app, shopper, trip_id):

@@ -233,7 +233,7 @@ def test_the_manifest_csv_neutralises_formulas(client, app, auth, manifest_trip)
 
 
 def test_the_manifest_pdf_is_a4_with_the_passengers(client, app, auth, manifest_trip):
-    """An A4 PDF naming the trip, every passenger and the totals."""
+    """An A4 PDF naming the trip, every passenger and the totals, in the tickets' Noto Sans."""
     trip_id, first, second = manifest_trip
     sign_in_as(app, auth, Role.STAFF)
     response = client.get(f"/desk/trips/{trip_id}/manifest.pdf")
@@ -247,7 +247,7 @@ def test_the_manifest_pdf_is_a4_with_the_passengers(client, app, auth, manifest_
     assert (round(width), round(height)) == (595, 842)
     for expected in (
         "BOARDING MANIFEST",
-        "Mysuru -> Chennai",
+        "Mysuru → Chennai",
         "Priya Raman",
         "Arun Raman",
         first,
@@ -256,6 +256,7 @@ def test_the_manifest_pdf_is_a4_with_the_passengers(client, app, auth, manifest_
         "checked in at",
     ):
         assert expected in words, expected
+    assert b"NotoSans" in response.data and b"/Helvetica" not in response.data
 
 
 def test_the_widest_reference_stays_on_one_line_of_the_manifest_pdf(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -114,6 +115,20 @@ def test_search_page_and_its_results_fragment(client, route_day):
         query, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
     )
     assert "<html" in restore.text
+
+
+def test_search_hints_read_as_examples_beside_real_labels(client):
+    """The city hints say "e.g." (a bare "Bengaluru" looked filled in) and each field keeps its
+    label; the hint is styled lighter and slanted."""
+    page = client.get("/").text
+    for name, label, hint in (("origin", "From", "Bengaluru"), ("destination", "To", "Chennai")):
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert f'placeholder="e.g. {hint}"' in field
+        field_id = re.search(r'id="([^"]+)"', field).group(1)
+        assert re.search(rf'<label for="{field_id}"[^>]*>\s*{label}\b', page)
+    css = (Path(__file__).parents[1] / "static" / "css" / "app.css").read_text(encoding="utf-8")
+    rule = re.search(r"input::placeholder \{([^}]*)\}", css).group(1)
+    assert "font-style: italic" in rule
 
 
 def test_search_filters_by_origin_and_destination(client, route_day):
@@ -288,6 +303,70 @@ def test_seats_in_the_query_string_come_back_ticked(client, trip_id):
     page = client.get(f"/schedules/{trip_id}?seats=1A&seats=1b").text
     assert ticked(page) == {"1A", "1B"}
     assert '<span id="seat-count">2</span>' in page
+
+
+# ---- the running total, from the server ---------------------------------------------------------
+
+
+def test_the_seat_map_prices_the_ticked_seats_on_the_server(client, trip_id):
+    """Drawn with ?seats=, the tally already says the seats and their total (no script)."""
+    page = client.get(f"/schedules/{trip_id}?seats=5B&seats=1A").text
+    tally = re.search(r'<p class="seat-tally".*?</p>', page, re.S).group(0)
+    assert '<span id="seat-count">2</span>' in tally
+    assert '<span id="seat-chosen" class="seat-chosen">1A, 5B</span>' in tally
+    assert 'Rs 1,050.00<span class="seat-total-note"> before GST</span>' in tally  # 550 + 500
+
+
+def test_the_tally_asks_the_server_on_every_change(client, trip_id):
+    """The tally is an htmx GET of .../price on any change of the seat form."""
+    page = client.get(f"/schedules/{trip_id}").text
+    tally = re.search(r'<p class="seat-tally"[^>]*>', page).group(0)
+    assert re.search(rf'(data-)?hx-get="/schedules/{trip_id}/price"', tally)
+    assert "change from:#seat-form" in tally
+
+
+def test_the_price_fragment_totals_the_seats_with_the_one_pricing_function(client, trip_id):
+    """GET .../price for htmx: count, seats in layout order, the fare total before GST."""
+    response = client.get(
+        f"/schedules/{trip_id}/price?seats=5b&seats=1A", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200 and "<html" not in response.text
+    assert '<span id="seat-count">2</span>' in response.text
+    assert "1A, 5B" in response.text and "Rs 1,050.00" in response.text
+    assert "HX-Request" in response.headers["Vary"]
+    empty = client.get(f"/schedules/{trip_id}/price", headers={"HX-Request": "true"})
+    assert empty.status_code == 200 and '<span id="seat-count">0</span>' in empty.text
+    assert '<span id="seat-total" class="seat-total"></span>' in empty.text
+
+
+@pytest.mark.parametrize(
+    ("seats", "message"),
+    [
+        (["1A", "99Z"], "There is no seat 99Z on this bus."),
+        (["1A", "1B", "1C", "1D", "2A", "2B", "2C"], "You can hold at most 6 seats at a time."),
+    ],
+    ids=["unknown-seat", "seven-seats"],
+)
+def test_the_price_fragment_says_why_it_cannot_price(client, trip_id, seats, message):
+    """An unknown seat or too many: 400 with the reason, no total."""
+    response = client.get(
+        f"/schedules/{trip_id}/price", query_string={"seats": seats}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400 and message in response.text
+    assert '<span id="seat-total" class="seat-total"></span>' in response.text
+
+
+def test_the_price_url_without_htmx_is_the_seat_map_with_the_seats_ticked(client, trip_id):
+    """Opened as a page: the seat map with those seats ticked, which shows the same total."""
+    response = client.get(f"/schedules/{trip_id}/price?seats=1A&seats=5B")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/schedules/{trip_id}?seats=1A&seats=5B"
+
+
+def test_the_seat_maps_script_adds_up_no_fares():
+    """Seed 001: no pricing in JavaScript. The seats carry no fare for a script to add up."""
+    script = (Path(__file__).parents[1] / "static" / "js" / "app.js").read_text(encoding="utf-8")
+    assert "fare" not in script and "toLocaleString" not in script
 
 
 def test_an_unknown_trip_is_a_404_page(client):

@@ -11,6 +11,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from booking.documents.pdf_fonts import FAMILY
 from booking.documents.ticket_pdf import (
     BRAND,
     INK,
@@ -19,7 +20,6 @@ from booking.documents.ticket_pdf import (
     RULE,
     SUCCESS,
     FooterPDF,
-    pdf_text,
 )
 from booking.documents.wording import checkin_state, no_shows_text
 from booking.formatting import local_time
@@ -47,11 +47,11 @@ def render_pdf(manifest: Manifest) -> bytes:
     operator = current_app.config["OPERATOR_NAME"]
     departs = local_time(manifest.departure_at, TIME_FORMAT)
     pdf = FooterPDF(
-        pdf_text(f"{operator} - manifest, {manifest.route_name}, {departs}, {manifest.bus_number}"),
+        f"{operator} - manifest, {manifest.route_name}, {departs}, {manifest.bus_number}",
         page_numbers=True,
     )
-    pdf.set_title(pdf_text(f"Manifest {manifest.route_name} {departs}"))
-    pdf.set_author(pdf_text(operator))
+    pdf.set_title(f"Manifest {manifest.route_name} {departs}")
+    pdf.set_author(operator)
     pdf.set_creation_date(manifest.generated_at)
     pdf.set_margins(12, 12, 12)
     pdf.set_auto_page_break(True, margin=20)
@@ -59,7 +59,7 @@ def render_pdf(manifest: Manifest) -> bytes:
     _draw_header(pdf, manifest, operator)
     _draw_totals(pdf, manifest)
     if not manifest.groups:
-        pdf.set_font("Helvetica", "", 11)
+        pdf.set_font(FAMILY, "", 11)
         pdf.set_text_color(*INK)
         pdf.cell(0, 8, "No seats are booked on this trip.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for group in manifest.groups:
@@ -73,23 +73,23 @@ def _draw_header(pdf: FPDF, manifest: Manifest, operator: str) -> None:
     pdf.rect(0, 0, pdf.w, 30, style="F")
     pdf.set_xy(pdf.l_margin, 5)
     pdf.set_text_color(255, 255, 255)
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(120, 8, pdf_text(operator))
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FAMILY, "B", 16)
+    pdf.cell(120, 8, operator)
+    pdf.set_font(FAMILY, "B", 11)
     pdf.cell(0, 8, "BOARDING MANIFEST", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", "B", 12)
+    pdf.set_font(FAMILY, "B", 12)
     pdf.cell(
         0,
         7,
-        pdf_text(f"{manifest.origin}  ->  {manifest.destination}"),
+        f"{manifest.origin}  →  {manifest.destination}",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FAMILY, "", 9)
     pdf.cell(
         0,
         5,
-        pdf_text(
+        (
             f"Departs {local_time(manifest.departure_at, TIME_FORMAT)} - arrives "
             f"{local_time(manifest.arrival_at, TIME_FORMAT)} - bus {manifest.bus_number} - "
             f"printed {local_time(manifest.generated_at, '%d %b, %H:%M')}"
@@ -116,28 +116,28 @@ def _draw_totals(pdf: FPDF, manifest: Manifest) -> None:
     for i, (label, value) in enumerate(facts):
         x = pdf.l_margin + 4 + i * column
         pdf.set_xy(x, top + 2)
-        pdf.set_font("Helvetica", "B", 7)
+        pdf.set_font(FAMILY, "B", 7)
         pdf.set_text_color(*MUTED)
         pdf.cell(column, 4, label)
         pdf.set_xy(x, top + 7)
-        pdf.set_font("Helvetica", "B", 12 if len(value) < 12 else 9)
+        pdf.set_font(FAMILY, "B", 12 if len(value) < 12 else 9)
         pdf.set_text_color(*INK)
-        pdf.cell(column - 6, 7, pdf_text(value))
+        pdf.cell(column - 6, 7, str(value))
     pdf.set_y(top + 16 + 6)
 
 
 def _draw_group(pdf: FPDF, manifest: Manifest, group) -> None:
     """One group's heading and table."""
-    pdf.set_font("Helvetica", "B", 12)
+    pdf.set_font(FAMILY, "B", 12)
     pdf.set_text_color(*BRAND)
     pdf.cell(
         0,
         7,
-        pdf_text(f"{group.label} ({group.checked_in} of {len(group.rows)} checked in)"),
+        f"{group.label} ({group.checked_in} of {len(group.rows)} checked in)",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FAMILY, "", 9)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(*RULE)
     boarded = FontFace(emphasis="B", color=SUCCESS)
@@ -156,14 +156,14 @@ def _draw_group(pdf: FPDF, manifest: Manifest, group) -> None:
         for row in group.rows:
             line = table.row()
             line.cell(row.seat_number)
-            line.cell(pdf_text(row.passenger_name))
+            line.cell(str(row.passenger_name))
             line.cell(str(row.age))
             line.cell(row.gender.value.capitalize())
-            line.cell(pdf_text(row.contact_phone))
+            line.cell(str(row.contact_phone))
             line.cell(row.reference, style=REFERENCE)
             line.cell(row.channel.value)
             line.cell(
-                pdf_text(checkin_state(row, manifest.departed)),
+                checkin_state(row, manifest.departed),
                 style=boarded if row.checked_in else None,
             )
     pdf.ln(5)

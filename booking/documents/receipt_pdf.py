@@ -10,7 +10,8 @@ from flask import current_app
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from booking.documents.ticket_pdf import MissingTicket, pdf_text, qr_png
+from booking.documents.pdf_fonts import FAMILY, use_unicode_fonts
+from booking.documents.ticket_pdf import MissingTicket, fare_lines, qr_png, signed_money
 from booking.documents.wording import paid_by_text
 from booking.extensions import db
 from booking.formatting import local_time, money
@@ -30,10 +31,11 @@ def render_pdf(booking: Booking) -> bytes:
     if ticket is None:
         raise MissingTicket(f"Booking {booking.reference} has no ticket yet.")
     seats = booking.booked_seats
-    height = 132 + 7 * len(seats)
+    height = 162 + 7 * len(seats)  # room for the breakdown's six lines
     pdf = FPDF(unit="mm", format=(WIDTH, height))
+    use_unicode_fonts(pdf)
     operator = current_app.config["OPERATOR_NAME"]
-    pdf.set_title(pdf_text(f"{operator} receipt {booking.reference}"))
+    pdf.set_title(f"{operator} receipt {booking.reference}")
     pdf.set_creation_date(ticket.issued_at)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(False)
@@ -41,8 +43,8 @@ def render_pdf(booking: Booking) -> bytes:
     width = WIDTH - 2 * MARGIN
 
     def line(text, size=9, style="", align="L", h=4.6) -> None:
-        pdf.set_font("Helvetica", style, size)
-        pdf.multi_cell(width, h, pdf_text(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FAMILY, style, size)
+        pdf.multi_cell(width, h, str(text), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def rule() -> None:
         pdf.ln(1)
@@ -68,9 +70,8 @@ def render_pdf(booking: Booking) -> bytes:
     for seat in seats:
         _seat_line(pdf, width, seat)
     rule()
-    _amount_line(pdf, width, "Total (incl. GST)", money(booking.total_amount), bold=True)
-    if booking.refunded_amount:
-        _amount_line(pdf, width, "Refunded", money(booking.refunded_amount))
+    for label, amount, strong in fare_lines(booking, per_seat=False):
+        _amount_line(pdf, width, label, signed_money(amount), bold=strong)
     line(f"Paid: {paid_by_text(booking.settled_payments) or 'complimentary'}", 8)
     line(f"Contact: {booking.contact_name}, {booking.contact_phone}", 8)
     clerk = db.session.get(User, booking.sold_by_id) if booking.sold_by_id else None
@@ -87,25 +88,25 @@ def render_pdf(booking: Booking) -> bytes:
 
 def _seat_line(pdf: FPDF, width: float, seat) -> None:
     """'3A  Asha Rao (34, F)        Rs 650.00'."""
-    pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(11, 5, pdf_text(seat.seat_number))
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FAMILY, "B", 10)
+    pdf.cell(11, 5, str(seat.seat_number))
+    pdf.set_font(FAMILY, "", 9)
     who = f"{seat.passenger_name} ({seat.passenger_age}, {seat.passenger_gender[:1].upper()})"
-    fare = money(seat.charged)
-    fare_width = pdf.get_string_width(pdf_text(fare)) + 2
+    fare = money(seat.fare)
+    fare_width = pdf.get_string_width(fare) + 2
     pdf.cell(width - 11 - fare_width, 5, _fit(pdf, who, width - 11 - fare_width))
-    pdf.cell(fare_width, 5, pdf_text(fare), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(fare_width, 5, fare, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _amount_line(pdf: FPDF, width: float, label: str, amount: str, bold: bool = False) -> None:
-    pdf.set_font("Helvetica", "B" if bold else "", 11 if bold else 9)
-    pdf.cell(width / 2, 6, pdf_text(label))
-    pdf.cell(width / 2, 6, pdf_text(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FAMILY, "B" if bold else "", 11 if bold else 9)
+    pdf.cell(width / 2, 6, label)
+    pdf.cell(width / 2, 6, str(amount), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _fit(pdf: FPDF, text: str, room: float) -> str:
     """``text`` shortened with '...' to fit ``room`` mm in the current font."""
-    text = pdf_text(text)
+    text = str(text)
     while text and pdf.get_string_width(text) > room - 1:
         text = text[:-4] + "..." if len(text) > 4 else ""
     return text

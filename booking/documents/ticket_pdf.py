@@ -3,7 +3,6 @@ token, the journey, the passengers, the fare and the cancellation policy."""
 
 from __future__ import annotations
 
-import unicodedata
 from decimal import Decimal
 from io import BytesIO
 from typing import Any
@@ -15,11 +14,17 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 from qrcode.image.pil import PilImage
 
-from booking.documents.wording import cancellation_policy, paid_by_text, seat_count
-from booking.extensions import db
-from booking.formatting import duration, local_time, money
-from booking.models import Booking, PromoCode, Ticket
+from booking.documents.pdf_fonts import FAMILY, use_unicode_fonts
+from booking.documents.wording import (
+    cancellation_policy,
+    paid_by_text,
+    seat_count,
+    seat_kind_text,
+)
+from booking.formatting import duration, local_time, money, percent
+from booking.models import Booking, Ticket
 from booking.models.enums import BookingSeatStatus, BookingStatus, TicketValidity
+from booking.services.pricing import booking_breakdown
 
 TIME_FORMAT = "%a %d %b %Y, %H:%M %Z"
 
@@ -38,45 +43,6 @@ def qr_png(token: str) -> bytes:
     return out.getvalue()
 
 
-# Core PDF fonts are latin-1 only; these have a readable latin-1 stand-in.
-_STAND_INS = {
-    "\u20b9": "Rs",
-    "\u2192": "->",
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    # Letters that Unicode does not decompose into a base letter and an accent.
-    "\u0141": "L",
-    "\u0142": "l",
-    "\u0110": "D",
-    "\u0111": "d",
-    "\u0131": "i",
-    "\u0152": "OE",
-    "\u0153": "oe",
-}
-
-
-def pdf_text(text: Any) -> str:
-    """Text the core PDF fonts can draw: accents kept where latin-1 has them, else stripped."""
-    out = []
-    for char in str(text):
-        if ord(char) < 256:
-            out.append(char)
-        elif char in _STAND_INS:
-            out.append(_STAND_INS[char])
-        else:
-            plain = "".join(
-                c
-                for c in unicodedata.normalize("NFKD", char)
-                if ord(c) < 256 and not unicodedata.combining(c)
-            )
-            out.append(plain or "?")
-    return "".join(out)
-
-
 # Colours of the printed ticket (RGB).
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
@@ -93,6 +59,7 @@ class FooterPDF(FPDF):
 
     def __init__(self, footer_text: str, page_numbers: bool = False):
         super().__init__(orientation="portrait", unit="mm", format="A4")
+        use_unicode_fonts(self)
         self.footer_text = footer_text
         self.page_numbers = page_numbers
 
@@ -101,7 +68,7 @@ class FooterPDF(FPDF):
         self.set_y(-14)
         self.set_draw_color(*RULE)
         self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
-        self.set_font("Helvetica", "", 7.5)
+        self.set_font(FAMILY, "", 7.5)
         self.set_text_color(*MUTED)
         self.cell(0, 6, self.footer_text, align="L" if self.page_numbers else "C")
         if self.page_numbers:
@@ -118,14 +85,12 @@ def render_pdf(booking: Booking) -> bytes:
         raise MissingTicket(f"Booking {booking.reference} has no ticket yet.")
     operator = current_app.config["OPERATOR_NAME"]
     pdf = FooterPDF(
-        pdf_text(
-            f"{operator} - ticket {ticket.ticket_number}. Only the latest copy of this ticket "
-            "is valid: its QR code changes when the booking changes."
-        )
+        f"{operator} - ticket {ticket.ticket_number}. Only the latest copy of this ticket "
+        "is valid: its QR code changes when the booking changes."
     )
-    pdf.set_title(pdf_text(f"{operator} ticket {booking.reference}"))
-    pdf.set_author(pdf_text(operator))
-    pdf.set_creator(pdf_text(operator))
+    pdf.set_title(f"{operator} ticket {booking.reference}")
+    pdf.set_author(operator)
+    pdf.set_creator(operator)
     # The issue time, not the wall clock, so the same ticket always renders the same file.
     pdf.set_creation_date(ticket.issued_at)
     pdf.set_margins(15, 15, 15)
@@ -147,11 +112,11 @@ def _draw_header(pdf: FPDF, operator: str) -> None:
     pdf.rect(0, 0, pdf.w, 24, style="F")
     pdf.set_xy(pdf.l_margin, 6)
     pdf.set_text_color(255, 255, 255)
-    pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(120, 8, pdf_text(operator))
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FAMILY, "B", 18)
+    pdf.cell(120, 8, operator)
+    pdf.set_font(FAMILY, "B", 11)
     pdf.cell(0, 8, "E-TICKET", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FAMILY, "", 9)
     pdf.cell(120, 5, "Bus ticket and boarding pass")
     pdf.cell(0, 5, "Show the QR code when you board", align="R")
 
@@ -163,7 +128,7 @@ def _draw_reference(pdf: FPDF, booking: Booking, ticket: Ticket) -> None:
     top = 32
     pdf.image(BytesIO(qr_png(ticket.qr_payload)), x=qr_x, y=top, w=qr_size, h=qr_size)
     pdf.set_xy(qr_x, top + qr_size)
-    pdf.set_font("Helvetica", "", 7.5)
+    pdf.set_font(FAMILY, "", 7.5)
     pdf.set_text_color(*MUTED)
     pdf.cell(qr_size, 4, "Scan at boarding", align="C")
 
@@ -182,24 +147,24 @@ def _draw_reference(pdf: FPDF, booking: Booking, ticket: Ticket) -> None:
         ("Contact", _contact(booking)),
     ]
     for label, value in rows:
-        pdf.set_font("Helvetica", "", 9)
+        pdf.set_font(FAMILY, "", 9)
         pdf.set_text_color(*MUTED)
         pdf.cell(28, 5.5, label)
-        pdf.set_font("Helvetica", "", 10)
+        pdf.set_font(FAMILY, "", 10)
         pdf.set_text_color(*INK)
         pdf.cell(95, 5.5, _fit(pdf, value, 95), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     pdf.ln(2)
     status, colour = _status_line(booking, ticket)
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FAMILY, "B", 11)
     pdf.set_text_color(*colour)
-    pdf.cell(110, 7, pdf_text(status), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(110, 7, status, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), top + qr_size + 6))
 
 
 def _fit(pdf: FPDF, text: Any, width: float) -> str:
     """``text`` for the PDF, shortened with '...' so it fits ``width`` in the current font."""
-    text = pdf_text(text)
+    text = str(text)
     room = width - 2 * pdf.c_margin
     if pdf.get_string_width(text) <= room:
         return text
@@ -230,7 +195,7 @@ def _contact(booking: Booking) -> str:
 
 def _label(pdf: FPDF, text: str) -> None:
     """A small grey caption on its own line."""
-    pdf.set_font("Helvetica", "B", 7.5)
+    pdf.set_font(FAMILY, "B", 7.5)
     pdf.set_text_color(*MUTED)
     pdf.cell(0, 4, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -245,10 +210,10 @@ def _draw_journey(pdf: FPDF, booking: Booking) -> None:
 
     pdf.set_xy(pdf.l_margin + 5, top + 4)
     pdf.set_text_color(*INK)
-    route = pdf_text(f"{schedule.route.origin_city}  ->  {schedule.route.destination_city}")
+    route = f"{schedule.route.origin_city}  →  {schedule.route.destination_city}"
     # Long city names get a smaller type before they get cut short.
     for size in (16, 14, 12):
-        pdf.set_font("Helvetica", "B", size)
+        pdf.set_font(FAMILY, "B", size)
         if pdf.get_string_width(route) <= width - 10 - 2 * pdf.c_margin:
             break
     pdf.cell(width - 10, 8, _fit(pdf, route, width - 10), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -266,11 +231,11 @@ def _draw_journey(pdf: FPDF, booking: Booking) -> None:
         for i, (label, value) in enumerate(facts[row_start : row_start + 3]):
             x = pdf.l_margin + 5 + i * column
             pdf.set_xy(x, y)
-            pdf.set_font("Helvetica", "B", 7)
+            pdf.set_font(FAMILY, "B", 7)
             pdf.set_text_color(*MUTED)
             pdf.cell(column, 4, label)
             pdf.set_xy(x, y + 4)
-            pdf.set_font("Helvetica", "B", 10.5)
+            pdf.set_font(FAMILY, "B", 10.5)
             pdf.set_text_color(*INK)
             pdf.cell(column - 2, 6, _fit(pdf, value, column - 2))
         pdf.set_y(y + 10)
@@ -282,7 +247,7 @@ def _draw_passengers(pdf: FPDF, booking: Booking) -> None:
     _heading(pdf, "Passengers")
     struck = FontFace(emphasis="S", color=MUTED)
     cancelled_style = FontFace(emphasis="B", color=ALERT)
-    pdf.set_font("Helvetica", "", 10)
+    pdf.set_font(FAMILY, "", 10)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(*RULE)
     with pdf.table(
@@ -301,10 +266,10 @@ def _draw_passengers(pdf: FPDF, booking: Booking) -> None:
             style = struck if cancelled else None
             row = table.row()
             row.cell(seat.seat_number, style=style)
-            row.cell(pdf_text(seat.passenger_name), style=style)
+            row.cell(str(seat.passenger_name), style=style)
             row.cell(str(seat.passenger_age), style=style)
             row.cell(seat.passenger_gender.value.capitalize(), style=style)
-            row.cell(pdf_text(money(seat.fare)), style=style)
+            row.cell(money(seat.fare), style=style)
             row.cell(
                 "Cancelled" if cancelled else "Booked",
                 style=cancelled_style if cancelled else None,
@@ -314,49 +279,75 @@ def _draw_passengers(pdf: FPDF, booking: Booking) -> None:
 
 def _heading(pdf: FPDF, text: str) -> None:
     """A section heading."""
-    pdf.set_font("Helvetica", "B", 12)
+    pdf.set_font(FAMILY, "B", 12)
     pdf.set_text_color(*BRAND)
     pdf.cell(0, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
 
 
+def fare_lines(booking: Booking, per_seat: bool = True) -> list[tuple[str, Decimal, bool]]:
+    """The price breakdown as the pages show it (templates/_price_macros.html), from the one
+    pricing breakdown: each seat's fare (unless not ``per_seat``), base fares, seat extras,
+    discount, GST, total and any refund: (label, amount, strong) rows."""
+    shown = booking_breakdown(booking)
+    lines: list[tuple[str, Decimal, bool]] = []
+    for line in shown.lines if per_seat else ():
+        label = f"{'Berth' if 'berth' in line.kind else 'Seat'} {line.seat_number}"
+        if line.extra:
+            label += (
+                f" ({money(line.base_price)} + {money(line.extra)} {seat_kind_text(line.kind)})"
+            )
+        if line.cancelled:
+            label += " cancelled"
+        lines.append((label, line.fare, False))
+    each = shown.same_base_price
+    count = ""
+    if each is not None:
+        count = f" ({seat_count(len(shown.lines))} \N{MULTIPLICATION SIGN} {money(each)})"
+    lines.append((f"Base fares{count}", shown.base_total, False))
+    if shown.extras_total:
+        lines.append(("Seat extras", shown.extras_total, False))
+    if shown.discount:
+        code = f" {shown.promo_code}" if shown.promo_code else ""
+        lines.append((f"Discount{code}", -shown.discount, False))
+    lines.append((f"GST {percent(shown.tax_rate)}", shown.tax, False))
+    lines.append(("Total paid", shown.total, True))
+    if booking.refunded_amount:
+        lines.append(("Refunded", -booking.refunded_amount, False))
+    return lines
+
+
+def signed_money(amount: Decimal) -> str:
+    """'Rs 50.00', or for a deduction the same after a minus sign (as the pages print it)."""
+    return money(amount) if amount >= 0 else f"\N{MINUS SIGN}{money(-amount)}"
+
+
 def _draw_fare(pdf: FPDF, booking: Booking) -> None:
     """The fare breakdown, what was paid and how, and any refund."""
     _heading(pdf, "Fare")
-    lines: list[tuple[str, Decimal, bool]] = [
-        (f"Fare ({seat_count(len(booking.seats))})", booking.base_amount, False)
-    ]
-    if booking.discount_amount:
-        promo = db.session.get(PromoCode, booking.promo_code_id) if booking.promo_code_id else None
-        label = f"Discount ({promo.code})" if promo else "Discount"
-        lines.append((label, -booking.discount_amount, False))
-    lines.append(("GST", booking.tax_amount, False))
-    lines.append(("Total paid", booking.total_amount, True))
-    if booking.refunded_amount:
-        lines.append(("Refunded", -booking.refunded_amount, False))
-
-    label_width, amount_width = 60, 35
+    lines = fare_lines(booking)
+    label_width, amount_width = 110, 35
     for label, amount, strong in lines:
         if strong:
             pdf.set_draw_color(*RULE)
             y = pdf.get_y()
             pdf.line(pdf.l_margin, y, pdf.l_margin + label_width + amount_width, y)
-        pdf.set_font("Helvetica", "B" if strong else "", 11 if strong else 10)
+        pdf.set_font(FAMILY, "B" if strong else "", 11 if strong else 10)
         pdf.set_text_color(*INK)
-        pdf.cell(label_width, 6.5, pdf_text(label))
+        pdf.cell(label_width, 6.5, label)
         pdf.cell(
             amount_width,
             6.5,
-            pdf_text(money(amount)),
+            signed_money(amount),
             align="R",
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
     paid_by = paid_by_text(booking.settled_payments)
     if paid_by:
-        pdf.set_font("Helvetica", "", 9)
+        pdf.set_font(FAMILY, "", 9)
         pdf.set_text_color(*MUTED)
-        pdf.cell(0, 6, pdf_text(f"Paid by {paid_by}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(0, 6, f"Paid by {paid_by}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(5)
 
 
@@ -364,9 +355,9 @@ def _draw_policy(pdf: FPDF) -> None:
     """The cancellation policy and the boarding notes."""
     _heading(pdf, "Cancellation policy")
     width = pdf.w - pdf.l_margin - pdf.r_margin
-    pdf.set_font("Helvetica", "", 9.5)
+    pdf.set_font(FAMILY, "", 9.5)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(width, 5, pdf_text(cancellation_policy()), align="L", new_x=XPos.LMARGIN)
+    pdf.multi_cell(width, 5, cancellation_policy(), align="L", new_x=XPos.LMARGIN)
     pdf.ln(2)
     pdf.set_text_color(*MUTED)
     pdf.multi_cell(

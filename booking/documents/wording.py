@@ -51,6 +51,20 @@ def no_shows_text(totals: Any) -> str:
     return str(totals.no_shows)
 
 
+SEAT_KINDS = {
+    "seat": "seat",
+    "premium": "premium seat",
+    "berth": "berth",
+    "lower_berth": "lower berth",
+    "upper_berth": "upper berth",
+}
+
+
+def seat_kind_text(kind: str) -> str:
+    """What a seat's extra is for, in words: 'lower berth', 'premium seat'."""
+    return SEAT_KINDS.get(kind, kind)
+
+
 FILTERS = {
     "money": money,
     "amount": amount,
@@ -62,5 +76,6 @@ FILTERS = {
     "seat_count": seat_count,
     "checkin_state": checkin_state,
     "no_shows": no_shows_text,
+    "seat_kind": seat_kind_text,
 }
 GLOBALS = {"cancellation_policy": cancellation_policy}

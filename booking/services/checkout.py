@@ -44,6 +44,23 @@ class CheckoutPage:
         """A lapsed hold the customer may try to revive."""
         return not self.live and self.hold.status in (HoldStatus.ACTIVE, HoldStatus.EXPIRED)
 
+    @property
+    def ended_as(self) -> str:
+        """How a hold that is no longer live ended: ``released`` by the operator, ``dropped``
+        by the customer, else ``lapsed`` (its time ran out, swept or not)."""
+        if self.hold.status == HoldStatus.RELEASED:
+            return "released"
+        if self.hold.status == HoldStatus.CANCELLED:
+            return "dropped"
+        return "lapsed"
+
+    @property
+    def ended_at(self) -> datetime:
+        """When the hold ended: the release or drop itself, else its expiry."""
+        if self.ended_as != "lapsed" and self.hold.ended_at is not None:
+            return self.hold.ended_at
+        return self.hold.expires_at
+
 
 def page(
     hold_id: uuid.UUID,

@@ -15,7 +15,7 @@ from booking.extensions import db
 from booking.layouts import deck_names, parse_layout
 from booking.models import Reservation, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, SeatStatus
-from booking.services import audit
+from booking.services import audit, pricing
 from booking.services.errors import Conflict, NotFound
 
 MESSAGES = {
@@ -193,7 +193,7 @@ def _view(
         seat_type=seat.seat_type.value,
         ladies_only=seat.ladies_only,
         is_window=seat.is_window,
-        fare=base_price + seat.price_modifier,
+        fare=pricing.seat_fare(base_price, seat.price_modifier),
         state=state,
         holder_id=holder,
     )
@@ -314,7 +314,7 @@ def layout_preview(config: dict, base_price: Decimal = Decimal("0.00")) -> Layou
             seat_type=spec.seat_type,
             ladies_only=spec.ladies_only,
             is_window=spec.is_window,
-            fare=base_price + spec.price_modifier,
+            fare=pricing.seat_fare(base_price, spec.price_modifier),
             state=AVAILABLE,
             holder_id=None,
         )

@@ -1,5 +1,6 @@
 """Prices: the one quote for seats on a trip (fares, promo, GST, wallet) that every page, the API
-and the payment itself use, and the promo-code rules.
+and the payment itself use, the one breakdown every page and document shows (of a quote, or of a
+booking's sold fares), and the promo-code rules.
 
 Rounding: every step rounds HALF_UP to the paisa. The discount is taken first (percent of the fare
 total, capped by the code's max_discount, or flat, capped at the fare total); GST is then charged
@@ -21,14 +22,16 @@ from sqlalchemy import func, or_, select, update
 from booking.extensions import db
 from booking.formatting import local_time, money
 from booking.models import Booking, PromoCode, Schedule, Seat
-from booking.models.enums import BookingStatus, PromoKind
-from booking.services.errors import DomainError
+from booking.models.enums import BookingSeatStatus, BookingStatus, PromoKind, SeatType
+from booking.services.errors import DomainError, NotFound
 
 PAISA = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 MESSAGES = {
     "no_seats": "Choose at least one seat to see the price.",
+    "trip_not_found": "We could not find that trip.",
+    "unknown_seats": "There is no seat {seats} on this bus.",
     "other_trip": "Some of those seats are not on this trip.",
     "unknown": "We don't know the code '{code}'.",
     "inactive": "The code '{code}' is no longer available.",
@@ -51,13 +54,51 @@ class PromoError(PricingError):
 
 @dataclass(frozen=True)
 class SeatFare:
-    """One seat's fare: the trip's base price plus the seat's modifier."""
+    """One seat's fare: the trip's base price plus the seat's modifier (its extra, for what
+    ``kind`` of seat it is)."""
 
     seat_id: uuid.UUID
     seat_number: str
     base_price: Decimal
     price_modifier: Decimal
     fare: Decimal
+    kind: str = "seat"
+
+
+@dataclass(frozen=True)
+class FareLine:
+    """One seat of a breakdown: base fare, its extra and the fare they make, and its share of
+    the total (GST included) once paid."""
+
+    seat_number: str
+    kind: str  # what the extra is for: seat, premium, berth, lower_berth, upper_berth
+    base_price: Decimal
+    extra: Decimal
+    fare: Decimal
+    charged: Decimal
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """What every page and document shows of a price: each seat's fare, then base fares, seat
+    extras, discount, GST and total. Built only here, from a quote or a booking's snapshot."""
+
+    lines: tuple[FareLine, ...]
+    base_total: Decimal
+    extras_total: Decimal
+    fare_total: Decimal
+    promo_code: str | None
+    discount: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    total: Decimal
+
+    @property
+    def same_base_price(self) -> Decimal | None:
+        """The base fare when every seat has the same one (to say 'n x Rs 500'), else None."""
+        prices = {line.base_price for line in self.lines}
+        return prices.pop() if len(prices) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +133,31 @@ class Quote:
         """seat_charges keyed by seat id, for filling booking_seats.charged."""
         return dict(zip((seat.seat_id for seat in self.seats), self.seat_charges(), strict=True))
 
+    def breakdown(self) -> Breakdown:
+        """The breakdown the pages show of this quote."""
+        lines = tuple(
+            FareLine(
+                seat_number=seat.seat_number,
+                kind=seat.kind,
+                base_price=seat.base_price,
+                extra=seat.price_modifier,
+                fare=seat.fare,
+                charged=charged,
+            )
+            for seat, charged in zip(self.seats, self.seat_charges(), strict=True)
+        )
+        return Breakdown(
+            lines=lines,
+            base_total=self.base_total,
+            extras_total=self.extras_total,
+            fare_total=self.fare_total,
+            promo_code=self.promo_code,
+            discount=self.discount,
+            tax_rate=self.tax_rate,
+            tax=self.tax,
+            total=self.total,
+        )
+
 
 def to_paisa(amount: Decimal) -> Decimal:
     """Round an amount HALF_UP to the paisa."""
@@ -116,6 +182,88 @@ def split_by_fare(total: Decimal, fares: list[Decimal]) -> list[Decimal]:
     for i in by_remainder[:leftover]:
         shares[i] += 1
     return [(Decimal(share) / 100).quantize(PAISA) for share in shares]
+
+
+def seat_fare(base_price: Decimal, price_modifier: Decimal) -> Decimal:
+    """One seat's fare before GST: the trip's base price plus the seat's extra (the figure the
+    seat map shows on the seat)."""
+    return to_paisa(base_price) + to_paisa(price_modifier)
+
+
+def seat_kind(seat: Seat, deck_count: int) -> str:
+    """What a seat's extra is for: a lower or upper berth on a two-deck bus, a berth, a premium
+    seat, or a plain seat."""
+    if seat.seat_type == SeatType.SLEEPER:
+        if deck_count > 1:
+            return "lower_berth" if seat.deck == 0 else "upper_berth"
+        return "berth"
+    return "premium" if seat.seat_type == SeatType.PREMIUM else "seat"
+
+
+def _deck_count(schedule: Schedule) -> int:
+    """How many decks the trip's bus has."""
+    return len((schedule.bus.seat_layout_config or {}).get("decks", [])) or 1
+
+
+def booking_breakdown(booking: Booking) -> Breakdown:
+    """The breakdown of a booking as sold: each seat's fare and charge from its booking_seats
+    snapshot (a later change of the base fare does not touch it), the totals from the booking.
+    The seat's extra is its modifier, at most its fare; the rest is its base fare."""
+    schedule = booking.schedule
+    decks = _deck_count(schedule)
+    lines = []
+    for sold in sorted(
+        booking.seats, key=lambda s: (s.seat.deck, s.seat.row_index, s.seat.column_index)
+    ):
+        fare = to_paisa(sold.fare)
+        extra = min(to_paisa(sold.seat.price_modifier), fare)
+        lines.append(
+            FareLine(
+                seat_number=sold.seat_number,
+                kind=seat_kind(sold.seat, decks),
+                base_price=fare - extra,
+                extra=extra,
+                fare=fare,
+                charged=to_paisa(sold.charged),
+                cancelled=sold.status == BookingSeatStatus.CANCELLED,
+            )
+        )
+    promo = db.session.get(PromoCode, booking.promo_code_id) if booking.promo_code_id else None
+    return Breakdown(
+        lines=tuple(lines),
+        base_total=sum((line.base_price for line in lines), ZERO),
+        extras_total=sum((line.extra for line in lines), ZERO),
+        fare_total=to_paisa(booking.base_amount),
+        promo_code=promo.code if promo else None,
+        discount=to_paisa(booking.discount_amount),
+        tax_rate=gst_rate(schedule),
+        tax=to_paisa(booking.tax_amount),
+        total=to_paisa(booking.total_amount),
+    )
+
+
+def quote_seat_numbers(schedule_id: uuid.UUID, seat_numbers: Iterable[str], *, now) -> Quote:
+    """The quote of seats named by number on a trip, whatever their state (the seat map's
+    running total; holding them is what checks they are free).
+
+    :raise NotFound: for an unknown trip.
+    :raise PricingError: when no seat is named or a number is not a seat of this bus.
+    """
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None:
+        raise NotFound(MESSAGES["trip_not_found"])
+    wanted = {number.strip().upper() for number in seat_numbers if number.strip()}
+    if not wanted:
+        raise PricingError(MESSAGES["no_seats"])
+    seats = list(
+        db.session.scalars(
+            select(Seat).where(Seat.schedule_id == schedule.id, Seat.seat_number.in_(wanted))
+        )
+    )
+    unknown = wanted - {seat.seat_number for seat in seats}
+    if unknown:
+        raise PricingError(MESSAGES["unknown_seats"].format(seats=", ".join(sorted(unknown))))
+    return quote(schedule, seats, now=now)
 
 
 def gst_rate(schedule: Schedule) -> Decimal:
@@ -154,13 +302,15 @@ def quote(
         raise PricingError(MESSAGES["other_trip"])
 
     base_price = to_paisa(schedule.base_price)
+    decks = _deck_count(schedule)
     fares = tuple(
         SeatFare(
             seat_id=seat.id,
             seat_number=seat.seat_number,
             base_price=base_price,
             price_modifier=to_paisa(seat.price_modifier),
-            fare=base_price + to_paisa(seat.price_modifier),
+            fare=seat_fare(base_price, seat.price_modifier),
+            kind=seat_kind(seat, decks),
         )
         for seat in chosen
     )

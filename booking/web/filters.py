@@ -11,6 +11,7 @@ from booking.documents.wording import FILTERS, GLOBALS
 from booking.formatting import money
 from booking.models import enums
 from booking.models.enums import SeatType
+from booking.services.pricing import Breakdown, booking_breakdown
 from booking.services.tickets import ScanStatus
 
 # Every enum of booking.models.enums by its class name, so templates compare with members
@@ -44,9 +45,14 @@ def seat_label(seat) -> str:
     return ", ".join(parts)
 
 
+def fare_breakdown(booking) -> Breakdown:
+    """A booking's price breakdown as sold, for the shared price macro."""
+    return booking_breakdown(booking)
+
+
 def register(app: Flask) -> None:
     """Make the filters available to templates."""
-    app.jinja_env.filters.update(FILTERS, seat_label=seat_label)
+    app.jinja_env.filters.update(FILTERS, seat_label=seat_label, fare_breakdown=fare_breakdown)
     app.jinja_env.globals.update(GLOBALS)
 
     @app.context_processor

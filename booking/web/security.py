@@ -13,15 +13,14 @@ import posixpath
 from flask import Flask, Response, abort, request
 
 # What the pages need: scripts and styles from this site only (no inline <script>, no <style>
-# element: htmx's own indicator styles are turned off in base.html and live in app.css); inline
-# style *attributes* stay allowed for the seat map's ``style="--columns: N"`` (any width a layout
-# has). The seat socket is this site's ws:// or wss:// address (added per request in the hook,
-# since older browsers do not count ws: as 'self').
+# element and no style attribute: htmx's own indicator styles are turned off in base.html and
+# live in app.css, htmx settles no style attribute, and the seat map lays its rows out with
+# classes). The seat socket is this site's ws:// or wss:// address (added per request in the
+# hook, since older browsers do not count ws: as 'self').
 CSP = {
     "default-src": "'self'",
     "script-src": "'self'",
     "style-src": "'self'",
-    "style-src-attr": "'unsafe-inline'",
     "img-src": "'self' data:",
     "connect-src": "'self'",
     "object-src": "'none'",

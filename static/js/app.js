@@ -1,8 +1,11 @@
-// Progressive enhancements. Every page works without this file; with it the seat map counts and
-// limits the selection and follows live updates, search results are announced, and the
+// Progressive enhancements. Every page works without this file; with it the seat map limits the
+// selection at once and follows live updates, search results are announced, and the
 // checkout counts its hold down.
 (function () {
   "use strict";
+
+  // Controls that only serve pages without script (class without-script) hide from here on.
+  document.documentElement.classList.add("js");
 
   document.addEventListener("htmx:configRequest", (event) => {
     const meta = document.querySelector('meta[name="csrf-token"]');
@@ -56,51 +59,34 @@
   });
 
   // ---- seat map --------------------------------------------------------------------------
-  const money = (value) =>
-    (document.body.dataset.currency || "Rs") + " " +
-    Number(value).toLocaleString("en-IN", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
+  // The count, the chosen seats and the running total come from the server (the seat tally
+  // asks the one pricing function on every change); this file only refuses a 7th seat at once.
   const seatSection = () => document.getElementById("seat-map-section");
   const seatBoxes = () => [...document.querySelectorAll('#seat-map-section input[name="seats"]')];
   const seatBox = (value) =>
     document.querySelector(`#seat-map-section input[name="seats"][value="${CSS.escape(value)}"]`);
   const maxSeats = () => Number(seatSection()?.dataset.maxSeats || 6);
 
-  function refreshSummary(note) {
-    if (!seatSection()) return;
-    const ticked = seatBoxes().filter((box) => box.checked);
-    const total = ticked.reduce((sum, box) => sum + Number(box.dataset.fare || 0), 0);
-    const count = document.getElementById("seat-count");
-    const chosen = document.getElementById("seat-chosen");
-    const totalOut = document.getElementById("seat-total");
-    if (count) count.textContent = String(ticked.length);
-    if (chosen) chosen.textContent = ticked.map((box) => box.value).join(", ");
-    if (totalOut) {
-      totalOut.replaceChildren();
-      if (ticked.length) {
-        const note = document.createElement("span");
-        note.className = "seat-total-note";
-        note.textContent = " before GST";
-        totalOut.append(money(total), note);
-      }
-    }
+  function sayNote(note) {
     const out = document.getElementById("seat-note");
     if (out && note !== undefined) out.textContent = note;
   }
 
-  // A 7th seat is refused here at once (the server refuses it anyway); the seats stay
-  // focusable so a keyboard user can still move across the map and untick one.
+  // A 7th seat is refused here at once (the server refuses it anyway), before the tally hears
+  // of the change (capture phase); the seats stay focusable so a keyboard user can still move
+  // across the map and untick one.
   document.addEventListener("change", (event) => {
     const box = event.target;
     if (!(box instanceof HTMLInputElement) || box.name !== "seats" || !seatSection()) return;
     const ticked = seatBoxes().filter((b) => b.checked).length;
     if (box.checked && ticked > maxSeats()) {
       box.checked = false;
-      refreshSummary(`You can hold at most ${maxSeats()} seats at a time. Untick one to choose another.`);
+      event.stopPropagation();
+      sayNote(`You can hold at most ${maxSeats()} seats at a time. Untick one to choose another.`);
       return;
     }
-    refreshSummary("");
-  });
+    sayNote("");
+  }, true);
 
   // Admin lists: "choose all on this page" ticks (or unticks) every row's box of its form;
   // without this file the box posts all_on_page and the server takes the whole page.
@@ -158,9 +144,10 @@
     const section = seatSection();
     if (section) section.dataset.synced = "true";
     const verb = lost.length === 1 ? "was" : "were";
-    refreshSummary(lost.length
-      ? `Seat ${lost.join(", ")} ${verb} just taken by someone else and has been unticked.`
-      : undefined);
+    if (lost.length) {
+      sayNote(`Seat ${lost.join(", ")} ${verb} just taken by someone else and has been unticked.`);
+      document.body.dispatchEvent(new CustomEvent("seats-changed"));  // the tally asks again
+    }
   });
 
   function showLive(state) {
@@ -174,8 +161,6 @@
   document.addEventListener("htmx:wsOpen", () => showLive("open"));
   document.addEventListener("htmx:wsClose", () => showLive("offline"));
 
-  document.addEventListener("DOMContentLoaded", () => refreshSummary());
-  document.addEventListener("htmx:afterSettle", () => refreshSummary());
 
   // ---- hold countdown --------------------------------------------------------------------
   function tick() {

@@ -68,7 +68,16 @@ def sign_in(page: Page, email: str, *, from_page: bool = False) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    # On a phone the Sign out button is in the folded menu: there, not necessarily in sight.
+    expect(page.get_by_role("button", name="Sign out", include_hidden=True)).to_be_attached()
+
+
+def follow_nav(page: Page, name: str) -> None:
+    """Follow a link of the main navigation, opening the phone's folded menu first."""
+    menu = page.get_by_text("Menu", exact=True)
+    if menu.is_visible() and not page.locator("details.site-menu[open]").count():
+        menu.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
 def search(page: Page, trip: Trip) -> None:

@@ -17,6 +17,7 @@ from tests.browser.steps import (
     booking_reference,
     customer,
     fill_passenger,
+    follow_nav,
     search,
     seat,
     sign_in,
@@ -86,12 +87,12 @@ def test_search_choose_seats_pay_through_the_gateway_and_get_the_ticket(
     cancel.get_by_role("button", name="Cancel 1 seat and refund Rs 525.00").click()
     expect(page.get_by_text("Cancelled 5B. Rs 525.00 refunded to your wallet.")).to_be_visible()
 
-    page.get_by_role("link", name="My bookings").click()
+    follow_nav(page, "My bookings")
     expect(
         page.get_by_role("link", name=re.compile(f"{trip.origin} → {trip.destination}"))
     ).to_be_visible()
     shoot(page, "08-bookings")
-    page.get_by_role("link", name="Wallet").click()
+    follow_nav(page, "Wallet")
     expect(page.get_by_text("Rs 525.00", exact=True).first).to_be_visible()  # the refund, at once
     shoot(page, "09-wallet")
 
@@ -136,7 +137,7 @@ def test_the_whole_journey_works_with_javascript_off(app, new_context, shoot):
     expect(page.get_by_text("Cancelled 5A. Rs 525.00 refunded to your wallet.")).to_be_visible()
     expect(page).to_have_url(re.compile(f"/bookings/{reference}$"))
 
-    page.get_by_role("link", name="Wallet").click()
+    follow_nav(page, "Wallet")
     expect(page.get_by_text("Rs 1,975.00").first).to_be_visible()  # 2,500 - 1,050 + 525
     page.get_by_label("Amount (Rs)").fill("500")
     page.get_by_role("radio", name="Net banking").check()

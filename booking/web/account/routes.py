@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -9,6 +11,7 @@ from flask_login import current_user, login_required
 
 from booking.documents import calendar as trip_calendar
 from booking.documents import ticket_pdf as ticket_document
+from booking.formatting import local_time
 from booking.models import Cancellation
 from booking.models.enums import (
     BookingStatus,
@@ -73,13 +76,24 @@ def booking(reference: str):
 @bp.get("/bookings/<reference>/ticket.pdf")
 @login_required
 def ticket_pdf(reference: str):
-    """The ticket as an A4 PDF with its QR code."""
+    """The ticket as an A4 PDF with its QR code, downloaded (not opened in a new tab) under a
+    name that says which trip it is."""
     found = bookings.booking_for(reference, current_user)
     return Response(
         ticket_document.render_pdf(found),
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="ticket-{found.reference}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="{_ticket_file_name(found)}"'},
     )
+
+
+def _ticket_file_name(booking) -> str:
+    """'ticket-ABCD3467-bengaluru-chennai-2026-12-03.pdf' (ASCII letters and digits only)."""
+    route = booking.schedule.route
+    day = local_time(booking.schedule.departure_at, "%Y-%m-%d")
+    words = f"{route.origin_city} {route.destination_city}"
+    plain = unicodedata.normalize("NFKD", words).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")
+    return "-".join(part for part in ("ticket", booking.reference, slug, day) if part) + ".pdf"
 
 
 @bp.get("/bookings/<reference>/trip.ics")
