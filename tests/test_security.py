@@ -13,6 +13,8 @@ from simple_websocket import Client, ConnectionClosed
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
+from wsproto.events import CloseConnection
+from wsproto.frame_protocol import CloseReason
 
 from booking.models.enums import Role
 from booking.web.security import static_allowed
@@ -153,6 +155,13 @@ def close_of(host: str, origin: str | None) -> tuple[int, str]:
         with contextlib.suppress(ConnectionClosed):
             ws.close()
         ws.thread.join(timeout=5)
+    if closed.value.reason == CloseReason.NO_STATUS_RCVD:
+        # simple-websocket's client reads only the handshake's first event: a close frame that
+        # came in the same packet as the 101 is left parsed but unread in wsproto, and the client
+        # then reports the dropped connection (1005). Take the frame the server did send.
+        for event in ws.ws.events():
+            if isinstance(event, CloseConnection):
+                return event.code, event.reason
     return closed.value.reason, closed.value.message
 
 
