@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -84,6 +84,25 @@ def send(email_id: uuid.UUID, now: datetime) -> EmailStatus:
         return EmailStatus.FAILED
     _mark(email_id, EmailStatus.SENT, now, None)
     return EmailStatus.SENT
+
+
+def send_stale(now: datetime, older_than_seconds: int, limit: int = 200) -> int:
+    """Send outbox messages still pending ``older_than_seconds`` after they were queued: their
+    hand-over to a worker failed (Redis down or hung) or the worker died. Only with SMTP_HOST
+    (without it the outbox is where mail is read). Returns how many were sent."""
+    if not current_app.config.get("SMTP_HOST"):
+        return 0
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    stale = list(
+        db.session.scalars(
+            select(OutboxEmail.id)
+            .where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.created_at <= cutoff)
+            .order_by(OutboxEmail.created_at)
+            .limit(limit)
+        )
+    )
+    db.session.rollback()  # end the read: each send records its own outcome
+    return sum(send(email_id, now) == EmailStatus.SENT for email_id in stale)
 
 
 def _mark(email_id: uuid.UUID, status: EmailStatus, now: datetime, error: str | None) -> None:

@@ -114,6 +114,9 @@ class ProgressState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     REFUNDED = "refunded"
+    # Still pending after the hold (stretched for the gateway session) ran out: the gateway's
+    # word never came, so waiting on is pointless; a late success still books or refunds.
+    STALLED = "stalled"
 
 
 @dataclass(frozen=True)
@@ -376,8 +379,11 @@ def start_topup(
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def payment_progress(hold_id: uuid.UUID, customer_id: uuid.UUID) -> PaymentProgress:
-    """Where a customer's payment for a hold stands: booked, pending, failed or refunded.
+def payment_progress(
+    hold_id: uuid.UUID, customer_id: uuid.UUID, now: datetime | None = None
+) -> PaymentProgress:
+    """Where a customer's payment for a hold stands: booked, pending, failed or refunded; with
+    ``now``, a payment still pending once the hold ran out is stalled.
 
     :raise NotFound: for someone else's or an unknown hold.
     """
@@ -393,9 +399,10 @@ def payment_progress(hold_id: uuid.UUID, customer_id: uuid.UUID) -> PaymentProgr
     )
     if latest is None:
         return PaymentProgress(ProgressState.NONE)
-    return PaymentProgress(
-        ProgressState(latest.status.value), payment=latest, reason=latest.failure_reason
-    )
+    state = ProgressState(latest.status.value)
+    if state is ProgressState.PENDING and now is not None and hold.expires_at <= now:
+        state = ProgressState.STALLED
+    return PaymentProgress(state, payment=latest, reason=latest.failure_reason)
 
 
 def topup_progress(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:
