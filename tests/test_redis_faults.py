@@ -8,11 +8,8 @@ timeout, a few times over; without it these requests took 15-60 s).
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,46 +22,10 @@ from booking.models.enums import EmailStatus, HoldStatus, PaymentStatus
 from booking.orm import utcnow
 from booking.services import notifications
 from tests.conftest import AuthActions
-from tests.support import PASSWORD, make_trip, make_user
+from tests.support import PASSWORD, REDIS_DOWN, make_trip, make_user
 
-DOWN = "redis://127.0.0.1:1/0"
+DOWN = REDIS_DOWN
 BOUND = 3.0  # seconds; a request normally takes a fraction of one
-
-
-class HungRedis:
-    """A TCP listener that accepts every connection and never says a word."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.1)
-        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
-        self.accepted: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                continue
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for conn in self.accepted:
-            conn.close()
-        self.server.close()
-
-
-@pytest.fixture
-def hung_redis() -> Iterator[HungRedis]:
-    """A Redis that accepts connections and never answers."""
-    hung = HungRedis()
-    yield hung
-    hung.close()
 
 
 @pytest.fixture(params=["down", "hung"])
