@@ -71,63 +71,99 @@ def expire_holds(now: datetime, batch_size: int = 2000, dry_run: bool = False) -
     """Retire every hold past its expiry, in batches of set-based statements, in id order.
 
     Two sweeps at once never retire the same hold twice: each batch locks its holds with
-    SKIP LOCKED, and a hold is retired only while still active. A hold locked elsewhere (its
-    row, a seat or its trip's row) is skipped, counted in ``skipped``. A dry run changes nothing.
+    SKIP LOCKED, and a hold is retired only while still active. A hold whose row or seats are
+    locked elsewhere is skipped; a trip row locked past LOCK_TIMEOUT_MS makes that batch go one
+    hold at a time without waiting, skipping that trip's holds. Skipped holds are counted in
+    ``skipped`` and left to the next sweep. A dry run changes nothing.
     """
     if dry_run:
         return SweepResult(retired=lapsed_holds(now), dry_run=True)
     retired: list[EndedHold] = []
     after: uuid.UUID | None = None
     while True:
-        done, seen, last = with_retries(partial(_sweep_batch, now, batch_size, after))
+        try:
+            done, seen, last = with_retries(partial(_sweep_batch, now, batch_size, after))
+        except Busy:
+            done, seen, last = _sweep_one_by_one(now, batch_size, after)
         retired.extend(done)
         if seen < batch_size:
             break
         after = last
-    skipped = db.session.scalar(
-        select(func.count())
-        .select_from(Reservation)
-        .where(Reservation.status == HoldStatus.ACTIVE, Reservation.expires_at <= now)
-    )
+    skipped = db.session.scalar(_lapsed(now, None).order_by(None).with_only_columns(func.count()))
     db.session.rollback()  # end the read
     if skipped:
         logger.warning("sweep: %s lapsed hold(s) locked elsewhere, left for the next run", skipped)
     return SweepResult(retired=retired, skipped=skipped)
 
 
+def _lapsed(now: datetime, after: uuid.UUID | None):
+    """The ids of holds still active past their expiry (after ``after``), in id order."""
+    query = (
+        select(Reservation.id)
+        .where(Reservation.status == HoldStatus.ACTIVE, Reservation.expires_at <= now)
+        .order_by(Reservation.id)
+    )
+    return query if after is None else query.where(Reservation.id > after)
+
+
 def _sweep_batch(
     now: datetime, batch_size: int, after: uuid.UUID | None
 ) -> tuple[list[EndedHold], int, uuid.UUID | None]:
-    """Retire the lapsed holds among the next ``batch_size`` (by id, after ``after``) that are
-    not locked elsewhere, in one transaction; returns them, how many were looked at, the last id.
+    """Retire the next ``batch_size`` lapsed holds (by id, after ``after``) that are not locked
+    elsewhere, in one transaction; returns them, how many were looked at and the last id.
+
+    :raise Busy: when a trip row stayed locked past the lock timeout (nothing was retired).
     """
     with unit_of_work() as session:
-        query = (
-            select(Reservation.id)
-            .where(Reservation.status == HoldStatus.ACTIVE, Reservation.expires_at <= now)
-            .order_by(Reservation.id)
-            .limit(batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        if after is not None:
-            query = query.where(Reservation.id > after)
+        query = _lapsed(now, after).limit(batch_size).with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
         if not ids:
             return [], 0, None
-        batch = _lock_the_rest(session, claims.describe(ids))
-        claims.retire(session, batch, now, HoldStatus.EXPIRED, "lapsed", actor_id=None)
+        batch = _retire_unlocked(session, ids, now, wait_for_trips=True)
     for hold in batch:
         log_ended("hold.expired", hold, reason="lapsed")
     return batch, len(ids), ids[-1]
 
 
-def _lock_the_rest(session, holds: list[EndedHold]) -> list[EndedHold]:
-    """Lock the seats and trip rows of these (locked) holds without waiting, in the fixed order
-    (seats, then trips, by id); keep only the holds whose every row this transaction now has."""
+def _sweep_one_by_one(
+    now: datetime, batch_size: int, after: uuid.UUID | None
+) -> tuple[list[EndedHold], int, uuid.UUID | None]:
+    """The same batch, one hold per transaction, never waiting for a lock: a hold whose trip
+    row is locked is skipped (after a trip row held past the lock timeout)."""
+    ids = list(db.session.scalars(_lapsed(now, after).limit(batch_size)))
+    db.session.rollback()  # end the read
+    done: list[EndedHold] = []
+    for hold_id in ids:
+        try:
+            done.extend(with_retries(partial(_sweep_hold, now, hold_id)))
+        except Busy:
+            continue
+    return done, len(ids), ids[-1] if ids else None
+
+
+def _sweep_hold(now: datetime, hold_id: uuid.UUID) -> list[EndedHold]:
+    """Retire one lapsed hold if nothing of it is locked elsewhere.
+
+    :raise Busy: when its trip row is locked (NOWAIT).
+    """
+    with unit_of_work() as session:
+        query = _lapsed(now, None).where(Reservation.id == hold_id)
+        ids = list(session.scalars(query.with_for_update(skip_locked=True)))
+        done = _retire_unlocked(session, ids, now, wait_for_trips=False) if ids else []
+    for hold in done:
+        log_ended("hold.expired", hold, reason="lapsed")
+    return done
+
+
+def _retire_unlocked(session, ids: list, now: datetime, wait_for_trips: bool) -> list[EndedHold]:
+    """Retire these (locked) holds whose seats this transaction can lock without waiting; the
+    trip rows, hot but held briefly, are waited for (up to the lock timeout) or, when not
+    ``wait_for_trips``, locked NOWAIT. Lock order: seats, then trips, each by id."""
+    holds = claims.describe(ids)
     seat_ids = sorted({seat for hold in holds for seat in hold.seat_ids})
-    seats = set()
+    mine = set()
     if seat_ids:
-        seats = set(
+        mine = set(
             session.scalars(
                 select(Seat.id)
                 .where(Seat.id.in_(seat_ids))
@@ -135,16 +171,15 @@ def _lock_the_rest(session, holds: list[EndedHold]) -> list[EndedHold]:
                 .with_for_update(skip_locked=True)
             )
         )
-    holds = [hold for hold in holds if seats.issuperset(hold.seat_ids)]
+    holds = [hold for hold in holds if mine.issuperset(hold.seat_ids)]
     trip_ids = sorted({hold.schedule_id for hold in holds})
     if not trip_ids:
         return []
-    trips = set(
-        session.scalars(
-            select(Schedule.id)
-            .where(Schedule.id.in_(trip_ids))
-            .order_by(Schedule.id)
-            .with_for_update(skip_locked=True)
-        )
+    session.execute(
+        select(Schedule.id)
+        .where(Schedule.id.in_(trip_ids))
+        .order_by(Schedule.id)
+        .with_for_update(nowait=not wait_for_trips)
     )
-    return [hold for hold in holds if hold.schedule_id in trips]
+    claims.retire(session, holds, now, HoldStatus.EXPIRED, "lapsed", actor_id=None)
+    return holds
