@@ -10,7 +10,7 @@ import pytest
 
 from booking.models.enums import RefundMode
 from booking.services import cancellations, wallet
-from tests.money_support import Boom, booking_of, hold, pay_wallet, start_gateway
+from tests.money_support import Boom, booking_of, deliver, hold, pay_wallet, start_gateway
 from tests.support import NOW, make_user
 
 MIN = timedelta(minutes=1)
@@ -90,3 +90,18 @@ def test_a_cancellation_logs_the_refund_amount_percent_and_mode(trip, events_log
     )
     [whole] = events_log("booking.cancelled")
     assert "seats=2B" in whole and "refund=525.00" in whole and f"by={customer.id}" in whole
+
+
+def test_a_late_payment_that_cannot_be_finalized_logs_why_with_its_amount(
+    trip, events_log, gateway_refunds
+):
+    """The seats went to someone else after the hold lapsed: the success webhook cannot book,
+    the money is refunded, and booking.finalization_failed says how much and why."""
+    customer = make_user(wallet="0")
+    hold_id = hold(customer.id, trip.id, ["2A"])
+    started = start_gateway(customer.id, hold_id, ["2A"], now=NOW + MIN)
+    hold(make_user().id, trip.id, ["2A"], now=NOW + 17 * MIN)
+    assert deliver("payment.succeeded", started.payment_id, NOW + 20 * MIN).outcome == "refunded"
+    [line] = events_log("booking.finalization_failed")
+    assert f"hold={hold_id}" in line and "amount=525.00" in line and "methods=upi" in line
+    assert "error=HoldError" in line and "2A" in line

@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking.database import on_commit
+from booking.database import StaleRead, on_commit
 from booking.extensions import db
 from booking.formatting import money
 from booking.models import Booking, BookingSeat, Payment, Reservation, Schedule, Seat, User
@@ -71,12 +71,15 @@ class _Amounts:
 
 def _logs_failure(finalize: Callable[..., Booking]) -> Callable[..., Booking]:
     """Write a ``booking.finalization_failed`` log line (hold, amount, error) when ``finalize``
-    raises; the error still propagates and the caller's transaction rolls back."""
+    raises; the error still propagates and the caller's transaction rolls back. A stale read is
+    no failure: the caller runs the transaction again."""
 
     @functools.wraps(finalize)
     def wrapper(hold: Reservation, payments: list[Payment], **options) -> Booking:
         try:
             return finalize(hold, payments, **options)
+        except StaleRead:
+            raise
         except Exception as error:
             audit.log_failure(
                 "booking.finalization_failed",
