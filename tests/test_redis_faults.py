@@ -204,6 +204,29 @@ def test_the_waiting_page_stops_once_the_hold_ran_out_with_no_word_from_the_gate
     assert "has not confirmed your payment" in fragment.text
 
 
+def test_a_top_up_with_no_word_after_its_gateway_session_stops_waiting(make_app):
+    """A top-up still pending once GATEWAY_SESSION_MINUTES have passed: the status page says
+    so and stops polling (286 for htmx); a top-up within its session still waits."""
+    application, client, _, _ = shop(make_app, DOWN)
+    started = client.post("/wallet/topup", data={"amount": "1000", "method": "upi"})
+    payment_id = uuid.UUID(started.headers["Location"].rsplit("/", 1)[1])
+    waiting = client.get(f"/wallet/topups/{payment_id}")
+    assert "hx-trigger" in waiting.text and "has not confirmed" not in waiting.text
+    with application.app_context():
+        minutes = application.config["GATEWAY_SESSION_MINUTES"] + 1
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(created_at=utcnow() - timedelta(minutes=minutes))
+        )
+        db.session.commit()
+    page = client.get(f"/wallet/topups/{payment_id}")
+    fragment = client.get(f"/wallet/topups/{payment_id}", headers={"HX-Request": "true"})
+    assert page.status_code == 200 and fragment.status_code == 286
+    assert "has not confirmed your top-up of Rs 1,000.00" in page.text
+    assert "hx-trigger" not in page.text and 'http-equiv="refresh"' not in page.text
+
+
 # ---- what was not handed to a worker is sent from the outbox later ----------------------------
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from flask import current_app
 from sqlalchemy import select
 
 from booking.database import unit_of_work, with_retries
@@ -414,6 +415,13 @@ def topup_progress(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:
     if payment is None or payment.user_id != customer_id or payment.purpose != PaymentPurpose.TOPUP:
         raise NotFound(MESSAGES["payment_not_found"])
     return payment
+
+
+def topup_stalled(payment: Payment, now: datetime) -> bool:
+    """Whether a top-up is still pending after its gateway session ended: nothing to wait for
+    (a late success still credits the wallet)."""
+    session = timedelta(minutes=current_app.config["GATEWAY_SESSION_MINUTES"])
+    return payment.status == PaymentStatus.PENDING and payment.created_at + session <= now
 
 
 def gateway_payment(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:
