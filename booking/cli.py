@@ -123,6 +123,11 @@ def holds_expire(dry_run: bool, batch_size: int | None) -> None:
     for hold in result.retired:
         click.echo(f"  {hold.id}  trip {hold.schedule_id}  {len(hold.seat_ids)} seat(s)")
     click.echo(f"{verb} {len(result.retired)} lapsed hold(s)")
+    if result.skipped:
+        click.echo(
+            f"skipped {result.skipped} lapsed hold(s) locked by another transaction "
+            "(the next sweep retires them)"
+        )
     if not dry_run:
         returned = result.wallet_parts_released
         click.echo(f"gave back {returned} wallet part(s) of unfinished gateway payments")

@@ -15,6 +15,12 @@ def _int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _float(name: str, default: float) -> float:
+    """Read a number setting (seconds and the like) from the environment."""
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 def _decimal_map(name: str, default: str) -> dict[str, Decimal]:
     """Read a setting like ``standard:5,sleeper:12`` into a dict of Decimals."""
     raw = os.environ.get(name) or default
@@ -60,6 +66,10 @@ def load_config(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # How long any one Redis call (connect, or a command's answer) may take before it is
+        # given up: the task queue, the seat-map publisher and /healthz/ready use it, each
+        # without retries, so a Redis that is down or hung costs a request this, not minutes.
+        "REDIS_SOCKET_TIMEOUT": _float("REDIS_SOCKET_TIMEOUT", 0.25),
         "PRODUCTION": production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -87,6 +97,9 @@ def load_config(instance_path: str) -> dict:
         "SALES_CUTOFF_MINUTES": _int("SALES_CUTOFF_MINUTES", 30),
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 30),
         "SWEEP_BATCH_SIZE": _int("SWEEP_BATCH_SIZE", 2000),
+        # Outbox emails still pending this long after they were queued were never handed to a
+        # worker (Redis was down): the beat sends them (with SMTP_HOST) every this many seconds.
+        "EMAIL_RETRY_AFTER_SECONDS": _int("EMAIL_RETRY_AFTER_SECONDS", 120),
         "TRIPS_COMPLETE_INTERVAL_SECONDS": _int("TRIPS_COMPLETE_INTERVAL_SECONDS", 600),
         "LOCK_TIMEOUT_MS": _int("LOCK_TIMEOUT_MS", 2000),
         # Pricing: GST percent by bus type.

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from celery import shared_task
 from flask import Flask, current_app
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from booking.gateway import sandbox
 from booking.orm import utcnow
@@ -37,6 +38,13 @@ def complete_trips() -> int:
 def send_email(email_id: str) -> str:
     """Send one outbox message (queued after the commit that wrote it)."""
     return notifications.send(uuid.UUID(email_id), utcnow()).value
+
+
+@shared_task(name="booking.tasks.retry_emails")
+def retry_emails() -> int:
+    """Send outbox emails that were never handed to a worker (Redis was down when they were
+    queued); the beat runs this every EMAIL_RETRY_AFTER_SECONDS. Returns how many were sent."""
+    return notifications.send_stale(utcnow(), current_app.config["EMAIL_RETRY_AFTER_SECONDS"])
 
 
 @shared_task(name="booking.tasks.deliver_sandbox_webhook")
@@ -73,12 +81,40 @@ def _dispatch_refund(refund_id: uuid.UUID, **_fields) -> None:
         logger.exception("refund %s was not handed to a worker; it stays pending", refund_id)
 
 
+def call_back_from_sandbox(event_type: str, gateway_reference: str, amount: Decimal) -> None:
+    """Have the sandbox gateway send its signed webhook: through a worker, as a real gateway
+    calls back from elsewhere; when the task cannot be queued (Redis down or hung), right here
+    in this request, so the payment is settled either way and nothing is left to retry."""
+    args = (event_type, gateway_reference, str(amount))
+    try:
+        deliver_sandbox_webhook.delay(*args)
+        return
+    except BrokerUnavailable as error:  # Redis down or hung: deliver it in this process
+        logger.warning(
+            "sandbox webhook %s for %s not queued (%s); delivering it in-process",
+            event_type,
+            gateway_reference,
+            error,
+        )
+    try:
+        outcome = deliver_sandbox_webhook.run(*args)
+    except Exception:  # the payment stays pending; the waiting page says so when the hold lapses
+        logger.exception("sandbox webhook %s for %s failed", event_type, gateway_reference)
+        return
+    logger.info("sandbox webhook %s for %s: %s", event_type, gateway_reference, outcome)
+
+
 def _dispatch_email(email_id: uuid.UUID, **_fields) -> None:
-    """Hand a committed outbox message to a worker (or send it right here without Redis)."""
+    """Hand a committed outbox message to a worker (sent in-process without REDIS_URL). When
+    Redis is down or hung the email stays pending in the outbox and ``retry_emails`` sends it."""
     try:
         send_email.delay(str(email_id))
-    except Exception:  # a broker outage must not undo what is already committed
-        logger.exception("email %s was not handed to a worker; it stays in the outbox", email_id)
+    except Exception as error:  # a broker outage must not undo what is already committed
+        logger.warning(
+            "email %s was not handed to a worker (%s); it stays in the outbox for retry_emails",
+            email_id,
+            error,
+        )
 
 
 def subscribe(app: Flask) -> None:

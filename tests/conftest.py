@@ -20,7 +20,7 @@ from booking.gateway.sandbox import SandboxGateway
 from booking.models import Schedule, User
 from booking.models.enums import Role
 from booking.orm import utcnow
-from tests.support import NOW, empty_tables, make_trip, make_user
+from tests.support import NOW, HungRedis, empty_tables, make_trip, make_user
 
 # Machines are shared and noisy: property tests never fail on how long an example took.
 hypothesis_settings.register_profile("booking", deadline=None)
@@ -309,3 +309,11 @@ def gateway_refunds(monkeypatch) -> list:
 
     monkeypatch.setattr(SandboxGateway, "refund", record)
     return asked
+
+
+@pytest.fixture
+def hung_redis() -> Iterator[HungRedis]:
+    """A Redis that accepts connections and never answers (its url is ``.url``)."""
+    hung = HungRedis()
+    yield hung
+    hung.close()

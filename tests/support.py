@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -192,3 +193,37 @@ def sign_in_as(app, auth, role: Role = Role.CUSTOMER, **options) -> uuid.UUID:
         user_id, email = user.id, user.email
     assert auth.login(email, PASSWORD).status_code == 302
     return user_id
+
+
+# ---- Redis that is down or hung ----------------------------------------------------------------
+
+# A port nobody listens on: every connection is refused at once.
+REDIS_DOWN = "redis://127.0.0.1:1/0"
+
+
+class HungRedis:
+    """A TCP listener that accepts every connection and never says a word."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}/0"
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for conn in self.accepted:
+            conn.close()
+        self.server.close()

@@ -268,6 +268,7 @@ NEXT = {"next": "/bookings"}
 SPECS: dict[tuple[str, str], Spec] = {
     ("public.home", "GET"): Spec(query=search_args, forms=(SearchForm,)),
     ("public.healthz", "GET"): Spec(),
+    ("public.ready", "GET"): Spec(),
     ("static", "GET"): Spec(),
     ("auth.login", "GET"): Spec(query=lambda w: NEXT),
     ("auth.login", "POST"): Spec(
@@ -302,6 +303,7 @@ SPECS: dict[tuple[str, str], Spec] = {
         forms=(PasswordForm,),
     ),
     ("schedules.seat_map", "GET"): Spec(query=lambda w: {"seats": ["5A", "5B"]}),
+    ("schedules.price", "GET"): Spec(query=lambda w: {"seats": ["5A", "5B"]}),
     ("schedules.hold", "POST"): Spec(form=lambda w: {"seats": ["6A"]}, forms=(SeatChoiceForm,)),
     ("checkout.checkout", "GET"): Spec(),
     ("checkout.pay", "POST"): Spec(form=checkout_form, forms=(CheckoutForm,)),

@@ -36,6 +36,7 @@ VNU = (
 NOT_PAGES = {
     "static": "files",
     "public.healthz": "JSON",
+    "public.ready": "JSON",
     "account.ticket_pdf": "PDF",
     "account.trip_ics": "iCalendar",
     "desk.receipt": "PDF",
@@ -131,6 +132,8 @@ def pages_to_check(app) -> dict[str, tuple[str, str, int]]:
         "admin-holds": ("admin", "/admin/holds", 200),
         "admin-activity": ("admin", "/admin/activity", 200),
         "admin-outbox": ("admin", "/admin/outbox", 200),
+        "admin-refunds": ("admin", "/admin/refunds", 200),
+        "account-password": ("customer", "/account/password", 200),
         "admin-shifts": ("admin", "/admin/shifts", 200),
         "admin-routes": ("admin", "/admin/routes", 200),
         "admin-route-new": ("admin", "/admin/routes/new", 200),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from booking.extensions import db
-from booking.models import ActivityLog, Reservation, Schedule
-from booking.models.enums import HoldStatus
+from booking.models import ActivityLog, OutboxEmail, Reservation, ReservationSeat, Schedule
+from booking.models.enums import HoldStatus, Role
 from booking.services import holds, invariants, sweep
 from tests.support import NOW, count_statements, make_trip, make_user
 
@@ -162,3 +164,128 @@ def test_celery_task_runs_the_sweep_in_process_without_redis(app_ctx):
         customer_id=customer.id, schedule_id=trip.id, seat_numbers=["1A"], now=utcnow() - 20 * MIN
     )
     assert expire_holds.delay().get() == 1
+
+
+# ---- one locked row never stops the sweep (PostgreSQL: real row locks) -------------------------
+
+
+@pytest.mark.postgres
+def test_the_sweep_skips_holds_locked_elsewhere_and_retires_the_rest(runner, app):
+    """`flask holds expire` with one hold's row, another's seat and a third's trip row locked by
+    a second connection: it retires the free hold, reports the three skipped and exits 0, after
+    at most one lock timeout; once the locks go, the next run retires the rest."""
+    from booking.orm import utcnow
+
+    with app.app_context():
+        now = utcnow()
+        trip, other_trip = make_trip(now=now), make_trip(now=now)
+        made = {}
+        for name, schedule, seat in (
+            ("free", trip, "1A"),
+            ("row", trip, "2A"),
+            ("seat", trip, "3A"),
+            ("trip", other_trip, "1A"),
+        ):
+            made[name] = holds.hold_seats(
+                customer_id=make_user(now=now).id,
+                schedule_id=schedule.id,
+                seat_numbers=[seat],
+                now=now - 20 * MIN,
+            ).id
+        seat_id = db.session.scalar(
+            select(ReservationSeat.seat_id).where(ReservationSeat.reservation_id == made["seat"])
+        )
+        other_trip_id = other_trip.id
+        db.session.remove()
+        locker = db.engine.connect()
+        try:
+            locker.execute(
+                text("SELECT id FROM reservations WHERE id = :id FOR UPDATE"), {"id": made["row"]}
+            )
+            locker.execute(text("SELECT id FROM seats WHERE id = :id FOR UPDATE"), {"id": seat_id})
+            locker.execute(
+                text("SELECT id FROM schedules WHERE id = :id FOR UPDATE"), {"id": other_trip_id}
+            )
+            started = time.monotonic()
+            swept = runner.invoke(args=["holds", "expire"])
+            elapsed = time.monotonic() - started
+        finally:
+            locker.rollback()
+            locker.close()
+    assert swept.exit_code == 0, swept.output
+    assert "retired 1 lapsed hold(s)" in swept.output
+    assert "skipped 3 lapsed hold(s) locked by another transaction" in swept.output
+    # One wait for the locked trip row (LOCK_TIMEOUT_MS), then one hold at a time with NOWAIT.
+    assert elapsed < app.config["LOCK_TIMEOUT_MS"] / 1000 + 3
+    with app.app_context():
+        status = {name: db.session.get(Reservation, i).status for name, i in made.items()}
+        assert status == {
+            "free": HoldStatus.EXPIRED,
+            "row": HoldStatus.ACTIVE,
+            "seat": HoldStatus.ACTIVE,
+            "trip": HoldStatus.ACTIVE,
+        }
+        assert invariants.run_all() == []
+    again = runner.invoke(args=["holds", "expire"])
+    assert again.exit_code == 0 and "retired 3 lapsed hold(s)" in again.output
+    assert "skipped" not in again.output
+    with app.app_context():
+        assert all(
+            db.session.get(Reservation, i).status == HoldStatus.EXPIRED for i in made.values()
+        )
+        assert invariants.run_all() == []
+
+
+# ---- the customer hears when a hold lapses unpaid ----------------------------------------------
+
+
+def test_a_lapsed_online_hold_emails_its_customer_after_the_sweep_commits(app_ctx):
+    """One hold_expired email per lapsed online hold, to the account's email, naming the trip
+    and seats, handed to the worker only after commit; live and desk holds get none."""
+    from booking.services import events
+
+    trip = make_trip()
+    customer = make_user(email="lapsed@example.com", first_name="Meera")
+    live_customer = make_user(email="live@example.com")
+    clerk = make_user(Role.STAFF)
+    holds.hold_seats(
+        customer_id=customer.id, schedule_id=trip.id, seat_numbers=["1A", "1B"], now=NOW
+    )
+    holds.hold_seats(
+        customer_id=None, sold_by_id=clerk.id, schedule_id=trip.id, seat_numbers=["5A"], now=NOW
+    )
+    holds.hold_seats(
+        customer_id=live_customer.id, schedule_id=trip.id, seat_numbers=["2A"], now=NOW + 10 * MIN
+    )
+    handed: list = []
+
+    def on_queued(email_id, **_):
+        committed = db.session.get(OutboxEmail, email_id)  # visible: the sweep has committed
+        handed.append(committed.to_address if committed else None)
+
+    events.email_queued.connect(on_queued)
+    try:
+        result = sweep.run(NOW + 16 * MIN)
+    finally:
+        events.email_queued.disconnect(on_queued)
+    assert len(result.retired) == 2  # the online hold and the desk hold
+    emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "hold_expired")).all()
+    assert [e.to_address for e in emails] == ["lapsed@example.com"] == handed
+    [email] = emails
+    assert "were released" in email.subject and trip.route.name in email.subject
+    assert "Hello Meera" in email.body and "1A, 1B" in email.body and "1A, 1B" in email.html_body
+    assert sweep.run(NOW + 16 * MIN).retired == []
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 1  # not twice
+
+
+def test_a_hold_taken_after_it_lapsed_emails_its_customer_too(app_ctx):
+    """The sweep has not run; another customer takes the lapsed seats: the first customer still
+    hears that their hold lapsed."""
+    trip = make_trip()
+    first = make_user(email="first@example.com")
+    holds.hold_seats(customer_id=first.id, schedule_id=trip.id, seat_numbers=["1A"], now=NOW)
+    holds.hold_seats(
+        customer_id=make_user().id, schedule_id=trip.id, seat_numbers=["1A"], now=NOW + 16 * MIN
+    )
+    emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "hold_expired")).all()
+    assert [e.to_address for e in emails] == ["first@example.com"]

@@ -40,7 +40,9 @@ def publisher_for(app: Flask | None = None) -> Publisher:
             url = app.config.get("REDIS_URL")
             channel = app.config.get("REALTIME_CHANNEL") or DEFAULT_CHANNEL
             app.extensions[EXTENSION] = (
-                RedisPublisher(app, hub, url, channel) if url else InProcessPublisher(hub)
+                RedisPublisher(app, hub, url, channel, app.config["REDIS_SOCKET_TIMEOUT"])
+                if url
+                else InProcessPublisher(hub)
             )
         return app.extensions[EXTENSION]
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import redis
 from flask import Flask
-from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from booking.realtime.hub import SeatMapHub, SeatUpdate
@@ -66,19 +66,22 @@ class RedisPublisher:
     """Several processes or hosts: updates go through one Redis pub/sub channel, and each process
     runs one subscriber thread (started with its first seat map) that fans them out locally."""
 
-    def __init__(self, app: Flask, hub: SeatMapHub, url: str, channel: str) -> None:
+    def __init__(
+        self, app: Flask, hub: SeatMapHub, url: str, channel: str, timeout: float = 0.25
+    ) -> None:
         self.app = app
         self.hub = hub
         self.channel = channel
-        # Short timeouts and few retries: publishing runs after a booking committed, in a request,
-        # and a Redis outage must cost it a moment, not minutes.
+        # A short timeout (REDIS_SOCKET_TIMEOUT) and no retry: publishing runs in a request after
+        # its change committed, and a Redis that is down or hung must cost it one timeout, not
+        # several (the subscriber thread reconnects on its own, every RECONNECT_SECONDS).
         self.redis = redis.Redis.from_url(
             url,
-            socket_connect_timeout=2,
-            socket_timeout=5,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
             socket_keepalive=True,
             health_check_interval=15,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry=Retry(NoBackoff(), 0),
         )
         self._lock = threading.Lock()
         self._stopping = threading.Event()

@@ -76,6 +76,11 @@ def log_event(event: str, **fields: Any) -> None:
     logger.info(event, **fields)
 
 
+def log_failure(event: str, **fields: Any) -> None:
+    """Like ``log_event``, at WARNING: something meant to happen did not (it was rolled back)."""
+    logger.warning(event, **fields)
+
+
 def _jsonable(value: Any) -> Any:
     """Turn UUIDs, Decimals, datetimes and enums into JSON-friendly values."""
     if isinstance(value, dict):

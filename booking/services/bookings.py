@@ -9,8 +9,10 @@ and writes the audit rows. Lock order: payment, hold, wallet, seats, schedule.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from booking.database import on_commit
+from booking.database import StaleRead, on_commit
 from booking.extensions import db
 from booking.formatting import money
 from booking.models import Booking, BookingSeat, Payment, Reservation, Schedule, Seat, User
@@ -67,6 +69,34 @@ class _Amounts:
 # ---- the one finalization ----------------------------------------------------------------------
 
 
+def _logs_failure(finalize: Callable[..., Booking]) -> Callable[..., Booking]:
+    """Write a ``booking.finalization_failed`` log line (hold, amount, error) when ``finalize``
+    raises; the error still propagates and the caller's transaction rolls back. A stale read is
+    no failure: the caller runs the transaction again."""
+
+    @functools.wraps(finalize)
+    def wrapper(hold: Reservation, payments: list[Payment], **options) -> Booking:
+        try:
+            return finalize(hold, payments, **options)
+        except StaleRead:
+            raise
+        except Exception as error:
+            audit.log_failure(
+                "booking.finalization_failed",
+                hold=hold.id,
+                schedule=hold.schedule_id,
+                customer=hold.user_id,
+                amount=sum((payment.amount for payment in payments), ZERO),
+                methods=[payment.method.value for payment in payments],
+                error=type(error).__name__,
+                reason=getattr(error, "message", None) or str(error)[:200],
+            )
+            raise
+
+    return wrapper
+
+
+@_logs_failure
 def confirm(
     hold: Reservation,
     payments: list[Payment],

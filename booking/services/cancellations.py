@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from flask import current_app
 from sqlalchemy import select
 
-from booking.database import unit_of_work, with_retries
+from booking.database import on_commit, unit_of_work, with_retries
 from booking.extensions import db
 from booking.models import (
     Booking,
@@ -230,7 +230,18 @@ def _settle(booking: Booking, refunded, now) -> bool:
 
 
 def _record_cancelled(booking, cancellation, actor, preview, mode, whole, now) -> None:
-    """The audit row, the customer's email and the after-commit announcement."""
+    """The audit row, the customer's email, the after-commit announcement and log line."""
+    fields = {
+        "booking": booking.reference,
+        "seats": list(preview.seat_numbers),
+        "refund": preview.amount,
+        "percent": preview.percent,
+        "mode": mode,
+        "by": actor.id,
+        "whole": whole,
+    }
+    event = "booking.cancelled" if whole else "booking.seats_cancelled"
+    on_commit(lambda: audit.log_event(event, **fields))
     audit.record(
         "booking",
         booking.id,

@@ -28,7 +28,7 @@ from booking.database import StaleRead, on_commit, transaction_state
 from booking.extensions import db
 from booking.models import ActivityLog, Reservation, ReservationSeat, Schedule, Seat
 from booking.models.enums import HoldStatus, ScheduleStatus, SeatStatus
-from booking.services import audit, events
+from booking.services import audit, events, notifications
 from booking.services.errors import Conflict, NotFound
 
 MESSAGES = {
@@ -352,7 +352,8 @@ def retire(
     actor_id: uuid.UUID | None,
 ) -> list[uuid.UUID]:
     """End holds (already locked) with set-based statements: their status, their claims, one
-    audit row each and every trip's counter. Returns the seats freed."""
+    audit row each, every trip's counter and, for lapsed (expired) holds, the customer's email.
+    Returns the seats freed."""
     if not holds:
         return []
     ids = [h.id for h in holds]
@@ -365,6 +366,8 @@ def retire(
     lock_seats(session, {s for h in holds for s in h.seat_ids})
     freed = release(session, ids, None, now)
     _audit_retired(session, holds, now, status, reason, actor_id)
+    if status == HoldStatus.EXPIRED:
+        notifications.queue_hold_expired(holds, now)
     # Last, so the hot schedule rows stay locked as briefly as possible: one statement gives
     # every trip back the seats released above (locked first, in id order, against deadlocks).
     gone = set(freed)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from flask import current_app
 from sqlalchemy import select
 
 from booking.database import unit_of_work, with_retries
@@ -116,6 +117,9 @@ class ProgressState(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     REFUNDED = "refunded"
+    # Still pending after the hold (stretched for the gateway session) ran out: the gateway's
+    # word never came, so waiting on is pointless; a late success still books or refunds.
+    STALLED = "stalled"
 
 
 @dataclass(frozen=True)
@@ -383,8 +387,11 @@ def start_topup(
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def payment_progress(hold_id: uuid.UUID, customer_id: uuid.UUID) -> PaymentProgress:
-    """Where a customer's payment for a hold stands: booked, pending, failed or refunded.
+def payment_progress(
+    hold_id: uuid.UUID, customer_id: uuid.UUID, now: datetime | None = None
+) -> PaymentProgress:
+    """Where a customer's payment for a hold stands: booked, pending, failed or refunded; with
+    ``now``, a payment still pending once the hold ran out is stalled.
 
     :raise NotFound: for someone else's or an unknown hold.
     """
@@ -400,9 +407,10 @@ def payment_progress(hold_id: uuid.UUID, customer_id: uuid.UUID) -> PaymentProgr
     )
     if latest is None:
         return PaymentProgress(ProgressState.NONE)
-    return PaymentProgress(
-        ProgressState(latest.status.value), payment=latest, reason=latest.failure_reason
-    )
+    state = ProgressState(latest.status.value)
+    if state is ProgressState.PENDING and now is not None and hold.expires_at <= now:
+        state = ProgressState.STALLED
+    return PaymentProgress(state, payment=latest, reason=latest.failure_reason)
 
 
 def topup_progress(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:
@@ -414,6 +422,13 @@ def topup_progress(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:
     if payment is None or payment.user_id != customer_id or payment.purpose != PaymentPurpose.TOPUP:
         raise NotFound(MESSAGES["payment_not_found"])
     return payment
+
+
+def topup_stalled(payment: Payment, now: datetime) -> bool:
+    """Whether a top-up is still pending after its gateway session ended: nothing to wait for
+    (a late success still credits the wallet)."""
+    session = timedelta(minutes=current_app.config["GATEWAY_SESSION_MINUTES"])
+    return payment.status == PaymentStatus.PENDING and payment.created_at + session <= now
 
 
 def gateway_payment(payment_id: uuid.UUID, customer_id: uuid.UUID) -> Payment:

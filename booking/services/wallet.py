@@ -14,10 +14,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from booking.database import on_commit
 from booking.extensions import db
 from booking.formatting import money
 from booking.models import Wallet, WalletTransaction
 from booking.models.enums import LedgerKind
+from booking.services import audit
 from booking.services.errors import DomainError
 
 ZERO = Decimal("0.00")
@@ -98,7 +100,17 @@ def debit(
                 amount=money(amount),
             )
         )
-    return _append(wallet, LedgerKind.DEBIT, -amount, now, description, payment_id, booking_id)
+    row = _append(wallet, LedgerKind.DEBIT, -amount, now, description, payment_id, booking_id)
+    fields = {
+        "customer": wallet.user_id,
+        "amount": amount,
+        "balance_after": row.balance_after,
+        "payment": payment_id,
+        "booking": booking_id,
+        "description": description,
+    }
+    on_commit(lambda: audit.log_event("wallet.debited", **fields))
+    return row
 
 
 def credit(

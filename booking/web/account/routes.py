@@ -224,7 +224,8 @@ def topup():
 @bp.get("/wallet/topups/<uuid:payment_id>")
 @login_required
 def topup_status(payment_id: uuid.UUID):
-    """Wait for a top-up to be confirmed, then go back to the wallet."""
+    """Wait for a top-up to be confirmed, then go back to the wallet; stop waiting once its
+    gateway session is over with no word."""
     payment = payments.topup_progress(payment_id, current_user.id)
     if payment.status != PaymentStatus.PENDING:
         target = url_for("account.wallet")
@@ -235,4 +236,11 @@ def topup_status(payment_id: uuid.UUID):
         if is_htmx():
             return "", 204, {"HX-Redirect": target}
         return redirect(target)
-    return render("account/topup_status.html", "account/_topup_status.html", payment=payment)
+    stalled = payments.topup_stalled(payment, utcnow())
+    page = render(
+        "account/topup_status.html",
+        "account/_topup_status.html",
+        payment=payment,
+        stalled=stalled,
+    )
+    return (page, 286) if stalled and is_htmx() else page  # 286: htmx stops polling

@@ -178,8 +178,9 @@ def revive(hold_id: uuid.UUID):
 @bp.get("/holds/<uuid:hold_id>/paying")
 @login_required
 def paying(hold_id: uuid.UUID):
-    """Wait for the gateway's word: refreshes itself until the booking exists."""
-    progress = payments.payment_progress(hold_id, current_user.id)
+    """Wait for the gateway's word: refreshes itself until the booking exists, or stops once
+    there is nothing more to wait for (refunded, or stalled past the hold's end)."""
+    progress = payments.payment_progress(hold_id, current_user.id, utcnow())
     state = progress.state
     if state is ProgressState.BOOKED:
         target = url_for("account.booking", reference=progress.booking.reference)
@@ -201,6 +202,6 @@ def paying(hold_id: uuid.UUID):
         progress=progress,
         hold_id=hold_id,
     )
-    if state is ProgressState.REFUNDED and is_htmx():
+    if state in (ProgressState.REFUNDED, ProgressState.STALLED) and is_htmx():
         return page, 286  # htmx's "stop polling": nothing more will happen to this payment
     return page
