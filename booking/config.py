@@ -129,7 +129,12 @@ def load_config(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
         or os.environ.get("REDIS_URL")
         or "memory://",
-        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        # Bounded like every other Redis call (REDIS_SOCKET_TIMEOUT): a hung Redis slows a sign-in
+        # by at most that, then the limiter counts in memory until Redis answers again.
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "socket_timeout": _float("REDIS_SOCKET_TIMEOUT", 0.25),
+            "socket_connect_timeout": _float("REDIS_SOCKET_TIMEOUT", 0.25),
+        },
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_STRATEGY": "moving-window",

@@ -104,6 +104,22 @@ def test_a_hold_post_completes_quickly_when_redis_is_broken(make_app, broken_red
         assert db.session.get(Reservation, hold_id).status == HoldStatus.ACTIVE
 
 
+def test_failed_sign_ins_answer_quickly_when_the_throttle_cannot_reach_redis(
+    make_app, broken_redis
+):
+    """The sign-in throttle counts in Redis when it can; broken, it falls back to memory after one
+    bounded wait, so a wrong password still gets the form and its message, fast."""
+    application = make_app(REDIS_URL=broken_redis, RATELIMIT_STORAGE_URI=broken_redis)
+    client = application.test_client()
+    with application.app_context():
+        email = make_user(now=utcnow()).email
+    for _ in range(3):
+        response, seconds = timed(lambda: AuthActions(client).login(email, "Wrong0ne!"))
+        assert response.status_code == 400  # the form again, with its message
+        assert seconds < BOUND
+    assert AuthActions(client).login(email, PASSWORD).status_code == 302
+
+
 def test_a_wallet_payment_completes_and_its_email_waits_in_the_outbox(make_app, broken_redis):
     """Booked at once; the confirmation email is not handed to a worker and stays pending."""
     application, client, _, trip_id = shop(make_app, broken_redis, wallet="2000")
