@@ -1,0 +1,689 @@
+"""The numbers an operator runs the business on: the admin dashboard's figures for a period,
+each an aggregate query (GROUP BY in the database, never rows summed in Python), shared by the
+admin pages, the reports (``services/reports.py``) and the JSON API.
+
+Bases, said once so every page agrees: a sale counts on the day its booking was confirmed
+(gross is what the booking cost, GST included); a refund counts on the day it was granted (the
+cancellation); occupancy counts the seats still booked on trips departing in the period against
+the seats their buses offer; a hold counts on the day it was taken.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, and_, case, func, or_, select
+
+from booking.extensions import db
+from booking.models import (
+    Booking,
+    BookingSeat,
+    Bus,
+    Cancellation,
+    Payment,
+    Reservation,
+    Route,
+    Schedule,
+)
+from booking.models.enums import (
+    BookingSeatStatus,
+    Channel,
+    HoldStatus,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    ScheduleStatus,
+)
+from booking.services import shifts
+from booking.services.catalog import local_day_bounds, local_today
+from booking.services.errors import DomainError
+
+ZERO = Decimal("0.00")
+# The longest custom period: a year and a day, so "last year" fits and a typo of 2062 does not.
+MAX_PERIOD_DAYS = 366
+PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
+
+MESSAGES = {
+    "period": "Choose a period: today, the last 7 days, the last 30 days or custom dates.",
+    "date": "Give dates as YYYY-MM-DD (for example 2026-12-01).",
+    "custom_needs_dates": "A custom period needs both a first and a last day.",
+    "order": "The first day must not be after the last day.",
+    "too_long": f"A period is at most {MAX_PERIOD_DAYS} days; choose a shorter one.",
+    "channel": "Choose a channel: online, desk or API.",
+    "route": "That route is not known; choose one from the list.",
+    "trip": "That trip is not known.",
+}
+
+
+class InsightError(DomainError):
+    """A period or filter that cannot be read; nothing is counted."""
+
+
+# ---- what is asked: a period and filters --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days from ``first`` to ``last`` (inclusive), as UTC bounds [start, end)."""
+
+    key: str
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+
+    @property
+    def label(self) -> str:
+        """'Last 7 days (25 Nov to 01 Dec 2026)'."""
+        span = (
+            self.first.strftime("%d %b %Y")
+            if self.first == self.last
+            else f"{self.first:%d %b} to {self.last:%d %b %Y}"
+        )
+        return f"{PERIODS[self.key]} ({span})"
+
+    @property
+    def days(self) -> list[date]:
+        """Every day of the period, in order."""
+        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
+
+    def args(self) -> dict[str, str]:
+        """The query arguments that name this period again (for links and exports)."""
+        if self.key == "custom":
+            return {"period": "custom", "from": self.first.isoformat(), "to": self.last.isoformat()}
+        return {"period": self.key}
+
+
+def resolve_period(key: str | None, first: str | None, last: str | None, now: datetime) -> Period:
+    """The period asked for: ``today``, ``7d``, ``30d`` (ending today) or ``custom`` dates.
+
+    Given dates without a key mean custom; nothing at all means the last 7 days.
+
+    :raise InsightError: for an unknown key, a malformed date, a reversed or too long period.
+    """
+    key = (key or "").strip() or ("custom" if (first or last) else "7d")
+    if key not in PERIODS:
+        raise InsightError(MESSAGES["period"])
+    today = local_today(now)
+    if key == "custom":
+        if not (first and last):
+            raise InsightError(MESSAGES["custom_needs_dates"])
+        start_day, end_day = _parse_day(first), _parse_day(last)
+    else:
+        start_day, end_day = today - timedelta(days={"today": 0, "7d": 6, "30d": 29}[key]), today
+    if start_day > end_day:
+        raise InsightError(MESSAGES["order"])
+    if (end_day - start_day).days + 1 > MAX_PERIOD_DAYS:
+        raise InsightError(MESSAGES["too_long"])
+    start, _ = local_day_bounds(start_day)
+    _, end = local_day_bounds(end_day)
+    return Period(key, start_day, end_day, start, end)
+
+
+def _parse_day(raw: str) -> date:
+    """A YYYY-MM-DD date.
+
+    :raise InsightError: when it is not one.
+    """
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InsightError(MESSAGES["date"]) from None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional narrowing of every figure: one route, one channel, one trip."""
+
+    route_id: uuid.UUID | None = None
+    channel: Channel | None = None
+    trip_id: uuid.UUID | None = None
+
+    def args(self) -> dict[str, str]:
+        """The query arguments that name these filters again."""
+        out = {}
+        if self.route_id:
+            out["route"] = str(self.route_id)
+        if self.channel:
+            out["channel"] = self.channel.value
+        if self.trip_id:
+            out["trip"] = str(self.trip_id)
+        return out
+
+
+def resolve_filters(
+    route: str | None = None, channel: str | None = None, trip: str | None = None
+) -> Filters:
+    """Filters from plain strings (empty means all).
+
+    :raise InsightError: for an unknown channel, route or trip.
+    """
+    found_channel = None
+    if channel:
+        try:
+            found_channel = Channel(channel.strip().lower())
+        except ValueError:
+            raise InsightError(MESSAGES["channel"]) from None
+    route_id = _known_id(route, Route, "route")
+    trip_id = _known_id(trip, Schedule, "trip")
+    return Filters(route_id, found_channel, trip_id)
+
+
+def _known_id(raw: str | None, model, what: str) -> uuid.UUID | None:
+    """The id of an existing row of ``model``, or None when none was asked for.
+
+    :raise InsightError: when the id is malformed or names nothing.
+    """
+    if not raw:
+        return None
+    try:
+        wanted = uuid.UUID(raw.strip())
+    except ValueError:
+        raise InsightError(MESSAGES[what]) from None
+    if db.session.get(model, wanted) is None:
+        raise InsightError(MESSAGES[what])
+    return wanted
+
+
+def route_choices() -> list[tuple[str, str]]:
+    """Every route as (id, 'Origin to Destination'), for the filter lists."""
+    rows = db.session.execute(
+        select(Route.id, Route.origin_city, Route.destination_city).order_by(
+            Route.origin_city, Route.destination_city
+        )
+    )
+    return [(str(rid), f"{origin} to {destination}") for rid, origin, destination in rows]
+
+
+# ---- shared query pieces ------------------------------------------------------------------------
+
+
+def sold_in(query: Select, period: Period, filters: Filters) -> Select:
+    """Narrow a query over bookings to those confirmed in the period, matching the filters."""
+    query = query.where(Booking.confirmed_at >= period.start, Booking.confirmed_at < period.end)
+    return _booking_filters(query, filters)
+
+
+def _booking_filters(query: Select, filters: Filters) -> Select:
+    """Apply channel, trip and route to a query over bookings (route through the trip)."""
+    if filters.channel:
+        query = query.where(Booking.channel == filters.channel)
+    if filters.trip_id:
+        query = query.where(Booking.schedule_id == filters.trip_id)
+    if filters.route_id:
+        query = query.where(
+            Booking.schedule_id.in_(
+                select(Schedule.id).where(Schedule.route_id == filters.route_id)
+            )
+        )
+    return query
+
+
+def seats_per_booking(period: Period, filters: Filters):
+    """A subquery (booking_id, seats): the seats each booking sold in the period was made with."""
+    query = (
+        select(BookingSeat.booking_id, func.count().label("seats"))
+        .join(Booking, Booking.id == BookingSeat.booking_id)
+        .group_by(BookingSeat.booking_id)
+    )
+    return sold_in(query, period, filters).subquery()
+
+
+def sold_seats_per_trip(filters: Filters, trips):
+    """A subquery (schedule_id, sold): seats still booked per trip of the ``trips`` subquery."""
+    query = (
+        select(Booking.schedule_id, func.count().label("sold"))
+        .join(BookingSeat, BookingSeat.booking_id == Booking.id)
+        .where(
+            BookingSeat.status == BookingSeatStatus.BOOKED,
+            Booking.schedule_id.in_(select(trips.c.id)),
+        )
+        .group_by(Booking.schedule_id)
+    )
+    if filters.channel:
+        query = query.where(Booking.channel == filters.channel)
+    return query.subquery()
+
+
+def trips_departing(start: datetime, end: datetime, filters: Filters):
+    """A subquery (id, route_id, departure_at, offered) of trips leaving in [start, end) that
+    run (not cancelled), with the seats their bus offers."""
+    query = (
+        select(
+            Schedule.id,
+            Schedule.route_id,
+            Schedule.departure_at,
+            Bus.total_seats.label("offered"),
+        )
+        .join(Bus, Bus.id == Schedule.bus_id)
+        .where(
+            Schedule.departure_at >= start,
+            Schedule.departure_at < end,
+            Schedule.status != ScheduleStatus.CANCELLED,
+        )
+    )
+    if filters.route_id:
+        query = query.where(Schedule.route_id == filters.route_id)
+    if filters.trip_id:
+        query = query.where(Schedule.id == filters.trip_id)
+    return query.subquery()
+
+
+def local_day(column):
+    """SQL for the operator's local calendar day of a UTC timestamp column (as 'YYYY-MM-DD')."""
+    zone = current_app.config["DISPLAY_TIMEZONE"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone(zone, column), "YYYY-MM-DD")
+    # SQLite keeps naive UTC text; the zone's offset now is right for zones without summer time.
+    offset = datetime.now(ZoneInfo(zone)).utcoffset() or timedelta()
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def ratio(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    """part / whole as a percentage with one decimal, or None when there is no whole."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def _money(value) -> Decimal:
+    """A summed money value (None when nothing was summed) as Decimal with two places."""
+    return Decimal(value or 0).quantize(ZERO)
+
+
+# ---- the figures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelSales:
+    channel: Channel
+    bookings: int
+    seats: int
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class Takings:
+    """Money in the period: sales (GST included), refunds granted, and what was kept."""
+
+    gross: Decimal
+    gst: Decimal
+    refunds: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        """Gross less refunds."""
+        return self.gross - self.refunds
+
+
+def sales_by_channel(period: Period, filters: Filters = Filters()) -> list[ChannelSales]:
+    """Bookings, seats and gross sold per channel (every channel listed, zeros included)."""
+    seats = seats_per_booking(period, filters)
+    query = (
+        select(
+            Booking.channel,
+            func.count(),
+            func.coalesce(func.sum(seats.c.seats), 0),
+            func.sum(Booking.total_amount),
+        )
+        .join(seats, seats.c.booking_id == Booking.id)
+        .group_by(Booking.channel)
+    )
+    found = {row[0]: row for row in db.session.execute(sold_in(query, period, filters))}
+    return [
+        ChannelSales(channel, found[channel][1], int(found[channel][2]), _money(found[channel][3]))
+        if channel in found
+        else ChannelSales(channel, 0, 0, ZERO)
+        for channel in Channel
+        if filters.channel in (None, channel)
+    ]
+
+
+def takings(period: Period, filters: Filters = Filters()) -> Takings:
+    """Gross and GST of the sales in the period, and the refunds granted in it."""
+    gross, gst = db.session.execute(
+        sold_in(
+            select(func.sum(Booking.total_amount), func.sum(Booking.tax_amount)), period, filters
+        )
+    ).one()
+    refunds = db.session.scalar(
+        cancelled_in(select(func.sum(Cancellation.refund_amount)), period, filters)
+    )
+    return Takings(_money(gross), _money(gst), _money(refunds))
+
+
+def cancelled_in(query: Select, period: Period, filters: Filters) -> Select:
+    """Narrow a query over cancellations to those made in the period, matching the filters."""
+    query = query.join(Booking, Booking.id == Cancellation.booking_id).where(
+        Cancellation.created_at >= period.start, Cancellation.created_at < period.end
+    )
+    return _booking_filters(query, filters)
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    bookings: int
+    gross: Decimal
+
+
+def sales_by_day(period: Period, filters: Filters = Filters()) -> list[DayPoint]:
+    """Bookings and gross per local day of the period (days without sales as zeros)."""
+    day = local_day(Booking.confirmed_at).label("day")
+    query = select(day, func.count(), func.sum(Booking.total_amount)).group_by(day)
+    found = {row[0]: row for row in db.session.execute(sold_in(query, period, filters))}
+    points = []
+    for one in period.days:
+        row = found.get(one.isoformat())
+        points.append(DayPoint(one, row[1], _money(row[2])) if row else DayPoint(one, 0, ZERO))
+    return points
+
+
+@dataclass(frozen=True)
+class Load:
+    """Seats sold of seats offered, for a route or a trip."""
+
+    id: uuid.UUID
+    name: str
+    offered: int
+    sold: int
+    departure_at: datetime | None = None
+    trips: int = 1
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Percent of the seats offered that are sold."""
+        return ratio(self.sold, self.offered)
+
+
+def occupancy_by_route(period: Period, filters: Filters = Filters()) -> list[Load]:
+    """Per route with trips departing in the period: trips, seats offered and sold."""
+    trips = trips_departing(period.start, period.end, filters)
+    sold = sold_seats_per_trip(filters, trips)
+    query = (
+        select(
+            Route.id,
+            Route.origin_city,
+            Route.destination_city,
+            func.count(),
+            func.sum(trips.c.offered),
+            func.coalesce(func.sum(sold.c.sold), 0),
+        )
+        .select_from(trips)
+        .join(Route, Route.id == trips.c.route_id)
+        .outerjoin(sold, sold.c.schedule_id == trips.c.id)
+        .group_by(Route.id, Route.origin_city, Route.destination_city)
+        .order_by(Route.origin_city, Route.destination_city)
+    )
+    return [
+        Load(rid, f"{origin} to {destination}", int(offered), int(seats), trips=count)
+        for rid, origin, destination, count, offered, seats in db.session.execute(query)
+    ]
+
+
+def occupancy_by_trip(
+    start: datetime, end: datetime, filters: Filters = Filters(), limit: int = 500
+) -> list[Load]:
+    """Per trip departing in [start, end): seats offered and sold, by departure."""
+    trips = trips_departing(start, end, filters)
+    sold = sold_seats_per_trip(filters, trips)
+    query = (
+        select(
+            trips.c.id,
+            Route.origin_city,
+            Route.destination_city,
+            trips.c.departure_at,
+            trips.c.offered,
+            func.coalesce(sold.c.sold, 0),
+        )
+        .select_from(trips)
+        .join(Route, Route.id == trips.c.route_id)
+        .outerjoin(sold, sold.c.schedule_id == trips.c.id)
+        .order_by(trips.c.departure_at, trips.c.id)
+        .limit(limit)
+    )
+    return [
+        Load(tid, f"{origin} to {destination}", offered, int(seats), departure_at=departure)
+        for tid, origin, destination, departure, offered, seats in db.session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class HoldFunnel:
+    """Holds taken in the period and how they ended (a lapsed one counts as expired even before
+    the sweep marked it)."""
+
+    created: int
+    confirmed: int
+    expired: int
+    released: int
+    dropped: int
+    live: int
+
+    @property
+    def ended(self) -> int:
+        """Holds that reached an end."""
+        return self.confirmed + self.expired + self.released + self.dropped
+
+    @property
+    def expiry_rate(self) -> Decimal | None:
+        """Percent of the ended holds that lapsed unpaid."""
+        return ratio(self.expired, self.ended)
+
+    @property
+    def conversion_rate(self) -> Decimal | None:
+        """Percent of the ended holds that were paid."""
+        return ratio(self.confirmed, self.ended)
+
+
+def hold_funnel(period: Period, now: datetime, filters: Filters = Filters()) -> HoldFunnel:
+    """How the holds taken in the period ended."""
+    active = Reservation.status == HoldStatus.ACTIVE
+    lapsed = or_(
+        Reservation.status == HoldStatus.EXPIRED, and_(active, Reservation.expires_at <= now)
+    )
+
+    def count_where(condition):
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    query = select(
+        func.count(),
+        count_where(Reservation.status == HoldStatus.CONFIRMED),
+        count_where(lapsed),
+        count_where(Reservation.status == HoldStatus.RELEASED),
+        count_where(Reservation.status == HoldStatus.CANCELLED),
+        count_where(and_(active, Reservation.expires_at > now)),
+    ).where(Reservation.reserved_at >= period.start, Reservation.reserved_at < period.end)
+    if filters.channel:
+        query = query.where(Reservation.channel == filters.channel)
+    if filters.trip_id:
+        query = query.where(Reservation.schedule_id == filters.trip_id)
+    if filters.route_id:
+        query = query.where(
+            Reservation.schedule_id.in_(
+                select(Schedule.id).where(Schedule.route_id == filters.route_id)
+            )
+        )
+    return HoldFunnel(*(int(value) for value in db.session.execute(query).one()))
+
+
+@dataclass(frozen=True)
+class MethodAttempts:
+    """Payment attempts for bookings by one method; pending ones are still undecided."""
+
+    method: PaymentMethod
+    attempts: int
+    succeeded: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        """Attempts neither succeeded nor failed yet."""
+        return self.attempts - self.succeeded - self.failed
+
+    @property
+    def success_rate(self) -> Decimal | None:
+        """Percent of the decided attempts that succeeded."""
+        return ratio(self.succeeded, self.succeeded + self.failed)
+
+
+def payment_attempts(period: Period, filters: Filters = Filters()) -> list[MethodAttempts]:
+    """Booking payment attempts started in the period, per method, with their outcome."""
+    succeeded = Payment.status.in_((PaymentStatus.COMPLETED, PaymentStatus.REFUNDED))
+    query = (
+        select(
+            Payment.method,
+            func.count(),
+            func.coalesce(func.sum(case((succeeded, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Payment.status == PaymentStatus.FAILED, 1), else_=0)), 0),
+        )
+        .join(Reservation, Reservation.id == Payment.reservation_id)
+        .where(
+            Payment.purpose == PaymentPurpose.BOOKING,
+            Payment.created_at >= period.start,
+            Payment.created_at < period.end,
+        )
+        .group_by(Payment.method)
+        .order_by(Payment.method)
+    )
+    if filters.channel:
+        query = query.where(Reservation.channel == filters.channel)
+    if filters.trip_id:
+        query = query.where(Reservation.schedule_id == filters.trip_id)
+    if filters.route_id:
+        query = query.where(
+            Reservation.schedule_id.in_(
+                select(Schedule.id).where(Schedule.route_id == filters.route_id)
+            )
+        )
+    return [
+        MethodAttempts(method, count, int(ok), int(bad))
+        for method, count, ok, bad in db.session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class CancellationGroup:
+    """Cancelling acts sharing a reason or a refund band, and what they refunded."""
+
+    label: str
+    count: int
+    refunded: Decimal
+    key: str | int | None = None
+
+
+NO_REASON = "No reason given"
+
+
+def band_label(percent: int) -> str:
+    """The policy band a refund percent stands for."""
+    if percent >= 100:
+        return "Full refund (100%)"
+    if percent <= 0:
+        return "No refund (0%)"
+    return f"Partial refund ({percent}%)"
+
+
+def cancellations_by_reason(
+    period: Period, filters: Filters = Filters()
+) -> list[CancellationGroup]:
+    """Cancelling acts in the period per reason, most frequent first."""
+    reason = func.coalesce(Cancellation.reason, "")
+    query = (
+        select(reason, func.count(), func.sum(Cancellation.refund_amount))
+        .group_by(reason)
+        .order_by(func.count().desc(), reason)
+    )
+    return [
+        CancellationGroup(text or NO_REASON, count, _money(refunded), key=text)
+        for text, count, refunded in db.session.execute(cancelled_in(query, period, filters))
+    ]
+
+
+def cancellations_by_band(period: Period, filters: Filters = Filters()) -> list[CancellationGroup]:
+    """Cancelling acts in the period per refund percent (the policy band), highest first."""
+    query = (
+        select(Cancellation.refund_percent, func.count(), func.sum(Cancellation.refund_amount))
+        .group_by(Cancellation.refund_percent)
+        .order_by(Cancellation.refund_percent.desc())
+    )
+    return [
+        CancellationGroup(band_label(percent), count, _money(refunded), key=percent)
+        for percent, count, refunded in db.session.execute(cancelled_in(query, period, filters))
+    ]
+
+
+def live_holds(now: datetime, filters: Filters = Filters()) -> int:
+    """Holds holding seats right now."""
+    query = (
+        select(func.count())
+        .select_from(Reservation)
+        .where(Reservation.status == HoldStatus.ACTIVE, Reservation.expires_at > now)
+    )
+    if filters.trip_id:
+        query = query.where(Reservation.schedule_id == filters.trip_id)
+    return db.session.scalar(query)
+
+
+# ---- the dashboard ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    filters: Filters
+    sales: list[ChannelSales]
+    takings: Takings
+    series: list[DayPoint]
+    routes: list[Load]
+    trips: list[Load]
+    funnel: HoldFunnel
+    payments: list[MethodAttempts]
+    by_reason: list[CancellationGroup]
+    by_band: list[CancellationGroup]
+    live_holds: int
+    departing: list[Load]
+    departing_hours: int
+    open_shifts: list = field(default_factory=list)
+
+    @property
+    def bookings(self) -> int:
+        """Bookings sold in the period, every channel."""
+        return sum(row.bookings for row in self.sales)
+
+    @property
+    def seats(self) -> int:
+        """Seats sold in the period, every channel."""
+        return sum(row.seats for row in self.sales)
+
+    @property
+    def cancellations(self) -> int:
+        """Cancelling acts in the period."""
+        return sum(row.count for row in self.by_band)
+
+
+def dashboard(period: Period, now: datetime, filters: Filters = Filters()) -> Dashboard:
+    """Every figure of the admin dashboard for the period (live ones as of ``now``)."""
+    hours = current_app.config["DASHBOARD_DEPARTING_HOURS"]
+    return Dashboard(
+        period=period,
+        filters=filters,
+        sales=sales_by_channel(period, filters),
+        takings=takings(period, filters),
+        series=sales_by_day(period, filters),
+        routes=occupancy_by_route(period, filters),
+        trips=occupancy_by_trip(period.start, period.end, filters, limit=20),
+        funnel=hold_funnel(period, now, filters),
+        payments=payment_attempts(period, filters),
+        by_reason=cancellations_by_reason(period, filters),
+        by_band=cancellations_by_band(period, filters),
+        live_holds=live_holds(now, filters),
+        departing=occupancy_by_trip(now, now + timedelta(hours=hours), filters, limit=20),
+        departing_hours=hours,
+        open_shifts=shifts.shifts_for_admin(now, open_only=True),
+    )
