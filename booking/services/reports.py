@@ -274,10 +274,14 @@ def _cancellations(period: Period, filters: Filters):
             Cancellation.refund_mode,
             Cancellation.refund_status,
         )
-        .join(Schedule, Schedule.id == Booking.schedule_id)
-        .join(Route, Route.id == Schedule.route_id)
+        .select_from(Cancellation)
         .order_by(Cancellation.created_at.desc(), Cancellation.id)
         .limit(CANCELLATION_ROWS_MAX)
+    )
+    query = (
+        insight.cancelled_in(query, period, filters)
+        .join(Schedule, Schedule.id == Booking.schedule_id)
+        .join(Route, Route.id == Schedule.route_id)
     )
     rows = [
         {
@@ -304,7 +308,7 @@ def _cancellations(period: Period, filters: Filters):
             refund,
             mode,
             status,
-        ) in db.session.execute(insight.cancelled_in(query, period, filters))
+        ) in db.session.execute(query)
     ]
     columns = [
         Column("when", "When", "time"),
