@@ -11,7 +11,7 @@ from booking.formatting import local_time
 from booking.models.enums import Role
 from booking.orm import utcnow
 from booking.services import holds, notifications
-from booking.services.errors import DomainError, NotFound
+from booking.services.errors import Busy, DomainError, NotFound
 from booking.web.access import role_required
 from booking.web.admin import bp
 from booking.web.admin.forms import ExtendHoldForm, ReleaseHoldForm
@@ -94,9 +94,8 @@ def extend_hold(hold_id: uuid.UUID):
         flash(error.message, "error")
     except DomainError as error:
         errors = {str(hold_id): ("extend", error.message)}
-        return _holds_page(
-            error.status if error.status != 400 else 422, errors, trip=request.form.get("trip")
-        )
+        status = error.status if isinstance(error, Busy) else 422
+        return _holds_page(status, errors, trip=request.form.get("trip"))
     else:
         flash(
             f"Hold extended; it now lasts until {local_time(held.expires_at, '%H:%M:%S')}.",
