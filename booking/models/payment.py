@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from booking.db_types import enum_type
@@ -36,6 +36,7 @@ class Payment(IdMixin, TimestampMixin, db.Model):
             "purpose <> 'booking' OR reservation_id IS NOT NULL", name="booking_payment_has_hold"
         ),
         CheckConstraint("purpose <> 'topup' OR user_id IS NOT NULL", name="topup_has_user"),
+        Index("ix_payments_created_at", "created_at"),  # payment attempts in a period
     )
 
     purpose: Mapped[PaymentPurpose] = mapped_column(
