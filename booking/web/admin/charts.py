@@ -7,13 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-# The drawing's own units (the SVG scales to its box).
-WIDTH = 640
-COLUMN_HEIGHT = 220
-ROW_HEIGHT = 28
-LABEL_WIDTH = 190
-AXIS_BOTTOM = 36
-TOP = 20
+# The drawing's own units: the SVG scales to its box, about 300 CSS pixels in the dashboard's
+# two columns, so a unit is about a pixel and 12-unit text stays readable.
+WIDTH = 360
+COLUMN_HEIGHT = 200
+ROW_HEIGHT = 26
+LABEL_WIDTH = 140
+VALUE_WIDTH = 95
+AXIS_BOTTOM = 30
+TOP = 18
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,12 @@ class Chart:
 
 
 def columns(chart_id: str, title: str, value_heading: str, items: list[Item]) -> Chart:
-    """Upright bars side by side (days of a period); at most about twelve labels are written."""
+    """Upright bars side by side (days of a period); at most about six labels are written."""
     top = max((Decimal(item.value) for item in items), default=Decimal(0)) or Decimal(1)
     count = max(len(items), 1)
     slot = (WIDTH - 20) / count
     plot = COLUMN_HEIGHT - AXIS_BOTTOM - TOP
-    every = max(1, -(-count // 12))
+    every = max(1, -(-count // 6))
     bars = []
     for index, item in enumerate(items):
         height = float(Decimal(item.value) / top) * plot
@@ -102,7 +104,7 @@ def rows(
     """One horizontal bar per item, scaled to ``scale_to`` (100 for percentages) or the largest."""
     top = Decimal(scale_to) if scale_to else None
     top = top or max((Decimal(item.value) for item in items), default=Decimal(0)) or Decimal(1)
-    plot = WIDTH - LABEL_WIDTH - 110
+    plot = WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bars = []
     for index, item in enumerate(items):
         y = TOP / 2 + index * ROW_HEIGHT

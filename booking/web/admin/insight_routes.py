@@ -108,10 +108,10 @@ def _funnel_items(board: insight.Dashboard, args: dict[str, str]):
 
     return [
         ("Created", funnel.created, "main", log("hold.created")),
-        ("Paid (confirmed)", funnel.confirmed, "ok", url_for("admin.bookings", **args)),
+        ("Paid", funnel.confirmed, "ok", url_for("admin.bookings", **args)),
         ("Expired unpaid", funnel.expired, "bad", log("hold.expired")),
-        ("Released by an admin", funnel.released, "warn", log("hold.released")),
-        ("Dropped by the customer", funnel.dropped, "muted", log("hold.cancelled")),
+        ("Released by admin", funnel.released, "warn", log("hold.released")),
+        ("Dropped by customer", funnel.dropped, "muted", log("hold.cancelled")),
         ("Still live", funnel.live, "main", url_for("admin.holds")),
     ]
 
