@@ -113,7 +113,7 @@ def test_the_dashboard_lists_trips_departing_soon_and_the_open_shift(admin_clien
     body = text(admin_client.get("/admin"))
     departing = re.search(r"Departing in the next 6 hours.*?</table>", body, re.S).group(0)
     assert "Hubli to Chennai" in departing and "2 / 40" in departing
-    assert "Shifts left open" in body and "No shift is open." not in body
+    assert "Counter shifts open now" in body and "No shift is open." not in body
 
 
 @pytest.mark.parametrize(
