@@ -40,167 +40,21 @@ from booking.models.enums import (
     ScheduleStatus,
 )
 from booking.services import shifts
-from booking.services.catalog import local_day_bounds, local_today
-from booking.services.errors import DomainError
+
+# Re-exported: the pages, the reports and the API ask insight for the period and filters too.
+from booking.services.periods import MESSAGES as MESSAGES
+from booking.services.periods import PERIODS as PERIODS
+from booking.services.periods import Filters as Filters
+from booking.services.periods import InsightError as InsightError
+from booking.services.periods import Period as Period
+from booking.services.periods import resolve_filters as resolve_filters
+from booking.services.periods import resolve_period as resolve_period
+from booking.services.periods import route_choices as route_choices
 
 ZERO = Decimal("0.00")
-# The longest custom period: a year and a day, so "last year" fits and a typo of 2062 does not.
-MAX_PERIOD_DAYS = 366
+EVERYTHING = Filters()  # no filter: every route, channel and trip
 # Up to this many trips are listed by counting each trip's seats on its own.
 SHORT_LIST = 50
-PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom"}
-
-MESSAGES = {
-    "period": "Choose a period: today, the last 7 days, the last 30 days or custom dates.",
-    "date": "Give dates as YYYY-MM-DD (for example 2026-12-01).",
-    "custom_needs_dates": "A custom period needs both a first and a last day.",
-    "order": "The first day must not be after the last day.",
-    "too_long": f"A period is at most {MAX_PERIOD_DAYS} days; choose a shorter one.",
-    "channel": "Choose a channel: online, desk or API.",
-    "route": "That route is not known; choose one from the list.",
-    "trip": "That trip is not known.",
-}
-
-
-class InsightError(DomainError):
-    """A period or filter that cannot be read; nothing is counted."""
-
-
-# ---- what is asked: a period and filters --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole local days from ``first`` to ``last`` (inclusive), as UTC bounds [start, end)."""
-
-    key: str
-    first: date
-    last: date
-    start: datetime
-    end: datetime
-
-    @property
-    def label(self) -> str:
-        """'Last 7 days (25 Nov to 01 Dec 2026)'."""
-        span = (
-            self.first.strftime("%d %b %Y")
-            if self.first == self.last
-            else f"{self.first:%d %b} to {self.last:%d %b %Y}"
-        )
-        return f"{PERIODS[self.key]} ({span})"
-
-    @property
-    def days(self) -> list[date]:
-        """Every day of the period, in order."""
-        return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
-
-    def args(self) -> dict[str, str]:
-        """The query arguments that name this period again (for links and exports)."""
-        if self.key == "custom":
-            return {"period": "custom", "from": self.first.isoformat(), "to": self.last.isoformat()}
-        return {"period": self.key}
-
-
-def resolve_period(key: str | None, first: str | None, last: str | None, now: datetime) -> Period:
-    """The period asked for: ``today``, ``7d``, ``30d`` (ending today) or ``custom`` dates.
-
-    Given dates without a key mean custom; nothing at all means the last 7 days.
-
-    :raise InsightError: for an unknown key, a malformed date, a reversed or too long period.
-    """
-    key = (key or "").strip() or ("custom" if (first or last) else "7d")
-    if key not in PERIODS:
-        raise InsightError(MESSAGES["period"])
-    today = local_today(now)
-    if key == "custom":
-        if not (first and last):
-            raise InsightError(MESSAGES["custom_needs_dates"])
-        start_day, end_day = _parse_day(first), _parse_day(last)
-    else:
-        start_day, end_day = today - timedelta(days={"today": 0, "7d": 6, "30d": 29}[key]), today
-    if start_day > end_day:
-        raise InsightError(MESSAGES["order"])
-    if (end_day - start_day).days + 1 > MAX_PERIOD_DAYS:
-        raise InsightError(MESSAGES["too_long"])
-    start, _ = local_day_bounds(start_day)
-    _, end = local_day_bounds(end_day)
-    return Period(key, start_day, end_day, start, end)
-
-
-def _parse_day(raw: str) -> date:
-    """A YYYY-MM-DD date.
-
-    :raise InsightError: when it is not one.
-    """
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise InsightError(MESSAGES["date"]) from None
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Optional narrowing of every figure: one route, one channel, one trip."""
-
-    route_id: uuid.UUID | None = None
-    channel: Channel | None = None
-    trip_id: uuid.UUID | None = None
-
-    def args(self) -> dict[str, str]:
-        """The query arguments that name these filters again."""
-        out = {}
-        if self.route_id:
-            out["route"] = str(self.route_id)
-        if self.channel:
-            out["channel"] = self.channel.value
-        if self.trip_id:
-            out["trip"] = str(self.trip_id)
-        return out
-
-
-def resolve_filters(
-    route: str | None = None, channel: str | None = None, trip: str | None = None
-) -> Filters:
-    """Filters from plain strings (empty means all).
-
-    :raise InsightError: for an unknown channel, route or trip.
-    """
-    found_channel = None
-    if channel:
-        try:
-            found_channel = Channel(channel.strip().lower())
-        except ValueError:
-            raise InsightError(MESSAGES["channel"]) from None
-    route_id = _known_id(route, Route, "route")
-    trip_id = _known_id(trip, Schedule, "trip")
-    return Filters(route_id, found_channel, trip_id)
-
-
-def _known_id(raw: str | None, model, what: str) -> uuid.UUID | None:
-    """The id of an existing row of ``model``, or None when none was asked for.
-
-    :raise InsightError: when the id is malformed or names nothing.
-    """
-    if not raw:
-        return None
-    try:
-        wanted = uuid.UUID(raw.strip())
-    except ValueError:
-        raise InsightError(MESSAGES[what]) from None
-    if db.session.get(model, wanted) is None:
-        raise InsightError(MESSAGES[what])
-    return wanted
-
-
-def route_choices() -> list[tuple[str, str]]:
-    """Every route as (id, 'Origin to Destination'), for the filter lists."""
-    rows = db.session.execute(
-        select(Route.id, Route.origin_city, Route.destination_city).order_by(
-            Route.origin_city, Route.destination_city
-        )
-    )
-    return [(str(rid), f"{origin} to {destination}") for rid, origin, destination in rows]
-
 
 # ---- shared query pieces ------------------------------------------------------------------------
 
@@ -334,7 +188,7 @@ class SalesCell:
     gst: Decimal
 
 
-def sales_grid(period: Period, filters: Filters = Filters()) -> list[SalesCell]:
+def sales_grid(period: Period, filters: Filters = EVERYTHING) -> list[SalesCell]:
     """Bookings, gross and GST per channel and local day: one pass over the period's sales
     that the channel, day and takings figures all read (at most 3 x 366 rows)."""
     day = local_day(Booking.confirmed_at).label("day")
@@ -353,7 +207,7 @@ def sales_grid(period: Period, filters: Filters = Filters()) -> list[SalesCell]:
     ]
 
 
-def seats_by_channel(period: Period, filters: Filters = Filters()) -> dict[Channel, int]:
+def seats_by_channel(period: Period, filters: Filters = EVERYTHING) -> dict[Channel, int]:
     """Seats the period's bookings were sold with, per channel (cancelled ones included)."""
     query = (
         select(Booking.channel, func.count())
@@ -366,7 +220,7 @@ def seats_by_channel(period: Period, filters: Filters = Filters()) -> dict[Chann
 
 def sales_by_channel(
     period: Period,
-    filters: Filters = Filters(),
+    filters: Filters = EVERYTHING,
     grid: list[SalesCell] | None = None,
     seats: dict[Channel, int] | None = None,
 ) -> list[ChannelSales]:
@@ -386,7 +240,7 @@ def sales_by_channel(
 
 
 def takings(
-    period: Period, filters: Filters = Filters(), grid: list[SalesCell] | None = None
+    period: Period, filters: Filters = EVERYTHING, grid: list[SalesCell] | None = None
 ) -> Takings:
     """Gross and GST of the sales in the period, and the refunds granted in it."""
     grid = sales_grid(period, filters) if grid is None else grid
@@ -416,7 +270,7 @@ class DayPoint:
 
 
 def sales_by_day(
-    period: Period, filters: Filters = Filters(), grid: list[SalesCell] | None = None
+    period: Period, filters: Filters = EVERYTHING, grid: list[SalesCell] | None = None
 ) -> list[DayPoint]:
     """Bookings and gross per local day of the period (days without sales as zeros)."""
     grid = sales_grid(period, filters) if grid is None else grid
@@ -450,7 +304,7 @@ class Load:
         return ratio(self.sold, self.offered)
 
 
-def occupancy_by_route(period: Period, filters: Filters = Filters()) -> list[Load]:
+def occupancy_by_route(period: Period, filters: Filters = EVERYTHING) -> list[Load]:
     """Per route with trips departing in the period: trips, seats offered and sold."""
     trips = trips_departing(period.start, period.end, filters)
     sold = sold_seats_per_trip(filters, trips)
@@ -476,7 +330,7 @@ def occupancy_by_route(period: Period, filters: Filters = Filters()) -> list[Loa
 
 
 def occupancy_by_trip(
-    start: datetime, end: datetime, filters: Filters = Filters(), limit: int = 500
+    start: datetime, end: datetime, filters: Filters = EVERYTHING, limit: int = 500
 ) -> list[Load]:
     """Per trip departing in [start, end): seats offered and sold, by departure (the first
     ``limit``)."""
@@ -547,7 +401,7 @@ class HoldFunnel:
         return ratio(self.confirmed, self.ended)
 
 
-def hold_funnel(period: Period, now: datetime, filters: Filters = Filters()) -> HoldFunnel:
+def hold_funnel(period: Period, now: datetime, filters: Filters = EVERYTHING) -> HoldFunnel:
     """How the holds taken in the period ended."""
     active = Reservation.status == HoldStatus.ACTIVE
     lapsed = or_(
@@ -598,7 +452,7 @@ class MethodAttempts:
         return ratio(self.succeeded, self.succeeded + self.failed)
 
 
-def payment_attempts(period: Period, filters: Filters = Filters()) -> list[MethodAttempts]:
+def payment_attempts(period: Period, filters: Filters = EVERYTHING) -> list[MethodAttempts]:
     """Booking payment attempts started in the period, per method, with their outcome."""
     succeeded = Payment.status.in_((PaymentStatus.COMPLETED, PaymentStatus.REFUNDED))
     query = (
@@ -657,7 +511,7 @@ def band_label(percent: int) -> str:
 
 
 def cancellations_by_reason(
-    period: Period, filters: Filters = Filters()
+    period: Period, filters: Filters = EVERYTHING
 ) -> list[CancellationGroup]:
     """Cancelling acts in the period per reason, most frequent first."""
     reason = func.coalesce(Cancellation.reason, "")
@@ -672,7 +526,7 @@ def cancellations_by_reason(
     ]
 
 
-def cancellations_by_band(period: Period, filters: Filters = Filters()) -> list[CancellationGroup]:
+def cancellations_by_band(period: Period, filters: Filters = EVERYTHING) -> list[CancellationGroup]:
     """Cancelling acts in the period per refund percent (the policy band), highest first."""
     query = (
         select(Cancellation.refund_percent, func.count(), func.sum(Cancellation.refund_amount))
@@ -685,7 +539,7 @@ def cancellations_by_band(period: Period, filters: Filters = Filters()) -> list[
     ]
 
 
-def live_holds(now: datetime, filters: Filters = Filters()) -> int:
+def live_holds(now: datetime, filters: Filters = EVERYTHING) -> int:
     """Holds holding seats right now."""
     query = (
         select(func.count())
@@ -734,7 +588,7 @@ class Dashboard:
         return sum(row.count for row in self.by_band)
 
 
-def dashboard(period: Period, now: datetime, filters: Filters = Filters()) -> Dashboard:
+def dashboard(period: Period, now: datetime, filters: Filters = EVERYTHING) -> Dashboard:
     """Every figure of the admin dashboard for the period (live ones as of ``now``)."""
     hours = current_app.config["DASHBOARD_DEPARTING_HOURS"]
     grid = sales_grid(period, filters)
