@@ -62,6 +62,11 @@ def test_seats_added_and_dropped_stay_lists_in_a_change(app_ctx):
     ]
 
 
+def test_seat_ids_are_left_out_beside_the_seat_numbers(app_ctx):
+    """A released hold's row names its seats by number; the ids it also keeps are not shown."""
+    assert describe("hold.released", {"seats": ["4C"], "seat_ids": [HOLD_ID]}) == [("Seats", "4C")]
+
+
 def test_the_details_make_one_line_for_the_csv(app_ctx):
     """Label and words, separated by semicolons."""
     line = sentence("booking.confirmed", {"seats": ["L3", "L4"], "total": "930.00", "late": False})

@@ -382,9 +382,11 @@ def test_the_customer_is_the_actor_of_their_own_gateway_payment(world):
 
 
 def test_the_sweep_is_the_system(world):
-    """The rows the sweep writes name nobody: "system"."""
+    """The rows the sweep writes name nobody ("system") and name the seats by number."""
     sweep.expire_holds(LATER)
-    expired = db.session.scalars(
-        select(ActivityLog.user_id).where(ActivityLog.action_type == "hold.expired")
+    expired = db.session.execute(
+        select(ActivityLog.user_id, ActivityLog.details).where(
+            ActivityLog.action_type == "hold.expired"
+        )
     ).all()
-    assert expired and all(actor is None for actor in expired)
+    assert [(actor, details["seats"]) for actor, details in expired] == [(None, ["6A"])]

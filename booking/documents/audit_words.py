@@ -47,6 +47,8 @@ LABELS = {
     "expires_at": "Expiry",
     "to": "Sent to",
 }
+# A detail left out when another says the same for people (seat ids beside the seat numbers).
+SAID_BY = {"seat_ids": "seats"}
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 ISO_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
 
@@ -99,6 +101,9 @@ def describe(action_type: str, details: dict[str, Any] | None) -> list[tuple[str
     """Every detail as (label, words). A change (an ``*.updated`` row's [old, new] pairs, or a
     ``previous_x`` beside its ``x``) reads "from old to new"."""
     details = dict(details or {})
+    for hidden, shown in SAID_BY.items():
+        if shown in details:
+            details.pop(hidden, None)
     out: list[tuple[str, str]] = []
     for key in list(details):
         if key.startswith("previous_") and key.removeprefix("previous_") in details:

@@ -68,6 +68,12 @@ def test_the_dashboard_draws_its_charts_and_their_tables_agree(page, sold, shoot
     expect(page.get_by_role("heading", name="Bookings")).to_be_visible()
     expect(page.locator("#bookings-count")).to_have_text("2")
 
+    page.goto(f"/admin/reports/revenue-route?{period}")
+    row = page.get_by_role("row", name="Hassan to Chennai")
+    expect(row).to_contain_text("Rs 1,575.00")
+    expect(page.get_by_role("link", name="Download CSV")).to_be_visible()
+    shoot(page, "admin-report-revenue-route")
+
 
 def test_the_holds_console_counts_down_and_says_why_a_release_needs_a_reason(
     app, page, sold, shoot
@@ -95,3 +101,10 @@ def test_the_holds_console_counts_down_and_says_why_a_release_needs_a_reason(
     page.get_by_label("Reason for releasing seats 5C").fill("customer phoned")
     page.get_by_role("button", name="Release").click()
     expect(page.get_by_text("Hold released; its seats are free again.")).to_be_visible()
+
+    page.goto("/admin/activity?action=hold.released")
+    released = page.get_by_role("row").filter(has_text="hold.released")
+    expect(released).to_contain_text("Reason customer phoned")
+    expect(released).to_contain_text("Seats 5C")
+    expect(released).to_contain_text("(admin)")
+    shoot(page, "admin-activity")
