@@ -321,6 +321,7 @@ def test_an_admin_extends_a_hold_within_the_limit(admin_client, app, two_holds):
     refused = admin_client.post(f"/admin/holds/{hold_id}/extend", data={"minutes": "16"})
     assert refused.status_code == 422
     assert f'id="minutes-error-{hold_id}">Extend a hold by 1 to 15 minutes.' in refused.text
+    assert 'data-hx-trigger="every 5s"' not in refused.text  # the message stays on screen
     garbage = admin_client.post(f"/admin/holds/{hold_id}/extend", data={"minutes": "lots"})
     assert garbage.status_code == 422 and "Choose how many minutes to add." in garbage.text
     with app.app_context():
