@@ -102,6 +102,15 @@ def load_config(instance_path: str) -> dict:
         "EMAIL_RETRY_AFTER_SECONDS": _int("EMAIL_RETRY_AFTER_SECONDS", 120),
         "TRIPS_COMPLETE_INTERVAL_SECONDS": _int("TRIPS_COMPLETE_INTERVAL_SECONDS", 600),
         "LOCK_TIMEOUT_MS": _int("LOCK_TIMEOUT_MS", 2000),
+        # The live-holds console: the most minutes one "extend" may add, and how near its expiry
+        # a hold is flagged as about to lapse.
+        "ADMIN_EXTEND_MAX_MINUTES": _int("ADMIN_EXTEND_MAX_MINUTES", 15),
+        "HOLD_LAPSING_SECONDS": _int("HOLD_LAPSING_SECONDS", 120),
+        # The admin dashboard: trips departing within this many hours are listed with their load.
+        "DASHBOARD_DEPARTING_HOURS": _int("DASHBOARD_DEPARTING_HOURS", 6),
+        # The audit log: rows per page, and the most rows one CSV export writes.
+        "ACTIVITY_PAGE_SIZE": _int("ACTIVITY_PAGE_SIZE", 50),
+        "EXPORT_MAX_ROWS": _int("EXPORT_MAX_ROWS", 50000),
         # Pricing: GST percent by bus type.
         "GST_RATES": _decimal_map("GST_RATES", "standard:5,deluxe:5,semi_sleeper:12,sleeper:12"),
         # Cancellation policy tiers.

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.numbers import format_currency, format_decimal
 from flask import current_app
+
+# The days a person may type: enough for any timetable or report, and far enough from
+# date.min / date.max that moving a day or a time zone never overflows.
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
 
 
 def _money_locale() -> Locale:

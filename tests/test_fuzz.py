@@ -48,7 +48,7 @@ from booking.web.admin.catalog_forms import (
     ToggleForm,
     UserForm,
 )
-from booking.web.admin.forms import ReleaseHoldForm, RetryRefundForm
+from booking.web.admin.forms import ExtendHoldForm, ReleaseHoldForm, RetryRefundForm
 from booking.web.admin.timetable_forms import (
     BulkForm,
     CancelTripForm,
@@ -105,7 +105,7 @@ def path_values(world: World, endpoint: str) -> dict[str, str]:
         # No refund in this world: a retry of an unknown one is refused, never a 5xx.
         "refund_id": str(uuid.UUID(int=1)),
         "reference": world.reference,
-        "kind": "routes",
+        "kind": "revenue-day" if endpoint.startswith("admin.report") else "routes",
         "filename": "css/app.css",
     }
     return values
@@ -249,6 +249,31 @@ def list_args(*names: str, **values: str):
     return args
 
 
+def insight_args(w: World) -> dict:
+    """The dashboard's and the reports' period and filters."""
+    return {
+        "period": "custom",
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+        "route": w.ids["route_id"],
+        "channel": "online",
+        "trip": w.ids["schedule_id"],
+    }
+
+
+def activity_args(w: World) -> dict:
+    """The audit log's filters."""
+    return {
+        "entity_type": "hold",
+        "action": "hold.created",
+        "actor": "system",
+        "id": w.ids["hold_id"][:8],
+        "from": "2026-11-01",
+        "to": "2026-11-30",
+        "page": "1",
+    }
+
+
 def none(w: World) -> dict:
     return {}
 
@@ -367,14 +392,22 @@ SPECS: dict[tuple[str, str], Spec] = {
         forms=(CloseShiftForm,),
     ),
     ("desk.shift_report", "GET"): Spec(),
-    ("admin.dashboard", "GET"): Spec(),
-    ("admin.holds", "GET"): Spec(),
+    ("admin.dashboard", "GET"): Spec(query=insight_args),
+    ("admin.bookings", "GET"): Spec(
+        query=lambda w: {**insight_args(w), "page": "1", "refunded": "1"}
+    ),
+    ("admin.reports", "GET"): Spec(),
+    ("admin.report", "GET"): Spec(query=insight_args),
+    ("admin.report_csv", "GET"): Spec(query=insight_args),
+    ("admin.holds", "GET"): Spec(query=lambda w: {"trip": w.ids["schedule_id"]}),
+    ("admin.extend_hold", "POST"): Spec(
+        form=lambda w: {"minutes": "5", "trip": w.ids["schedule_id"]}, forms=(ExtendHoldForm,)
+    ),
     ("admin.release_hold", "POST"): Spec(
         form=lambda w: {"reason": "fraud check"}, forms=(ReleaseHoldForm,)
     ),
-    ("admin.activity", "GET"): Spec(
-        query=lambda w: {"entity_type": "hold", "action": "hold.created"}
-    ),
+    ("admin.activity", "GET"): Spec(query=activity_args),
+    ("admin.activity_csv", "GET"): Spec(query=activity_args),
     ("admin.outbox", "GET"): Spec(),
     ("admin.refunds", "GET"): Spec(query=lambda w: {"state": "pending", "page": "1"}),
     ("admin.retry_refund", "POST"): Spec(
@@ -731,7 +764,7 @@ def test_every_signed_webhook_field_mutated_is_never_a_server_error(app):
 
 FORM_MODULES = sorted(Path(booking.web.__file__).parent.glob("**/*forms.py"))
 # request.args reads outside a form: .get("x") / .getlist("x"), and the catalogue's helpers.
-_ARG_READS = re.compile(r"""request\.args\.get(?:list)?\(\s*["'](\w+)["']""")
+_ARG_READS = re.compile(r"""\bargs\.get(?:list)?\(\s*["'](\w+)["']""")
 _LIST_ARGS = re.compile(r"_list_args\(([^)]*)\)")
 _DAY_ARGS = re.compile(r"""_day\(\s*["'](\w+)["']\s*\)""")
 
@@ -776,7 +809,9 @@ def test_the_table_covers_every_route_form_field_and_query_parameter(app):
     }
     assert served == set(SPECS), f"missing {served - set(SPECS)}, stale {set(SPECS) - served}"
 
-    ids = dict.fromkeys(("route_id", "spare_bus_id", "shift_id", "other_schedule_id"), "")
+    ids = dict.fromkeys(
+        ("route_id", "spare_bus_id", "shift_id", "other_schedule_id", "schedule_id", "hold_id"), ""
+    )
     world = World({}, ids, "", "", "", Decimal(0))
     sent_queries: set[str] = set()
     for (endpoint, method), spec in SPECS.items():

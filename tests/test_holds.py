@@ -315,11 +315,24 @@ def test_admin_extends_a_live_hold_but_not_an_ended_one(trip, asha, app_ctx):
     made = hold(asha, trip, ["1A"])
     extended = holds.admin_extend(made.id, admin_id=admin.id, minutes=10, now=NOW + MIN)
     assert extended.expires_at == NOW + 25 * MIN
-    with pytest.raises(HoldError, match="1 to 60 minutes"):
+    with pytest.raises(HoldError, match="1 to 15 minutes"):
         holds.admin_extend(made.id, admin_id=admin.id, minutes=0, now=NOW)
     holds.release_hold(made.id, customer_id=asha.id, now=NOW + 2 * MIN)
     with pytest.raises(HoldError, match="Only a live hold"):
         holds.admin_extend(made.id, admin_id=admin.id, minutes=5, now=NOW + 3 * MIN)
+
+
+def test_an_admin_extension_is_capped_by_the_setting(trip, asha, app_ctx):
+    """ADMIN_EXTEND_MAX_MINUTES (15 by default) bounds one extension; beyond it nothing moves."""
+    admin = make_user(Role.ADMIN)
+    made = hold(asha, trip, ["1A"])
+    with pytest.raises(HoldError, match="1 to 15 minutes"):
+        holds.admin_extend(made.id, admin_id=admin.id, minutes=16, now=NOW + MIN)
+    db.session.expire_all()
+    assert db.session.get(Reservation, made.id).expires_at == NOW + 15 * MIN
+    assert holds.admin_extend(made.id, admin_id=admin.id, minutes=15, now=NOW + MIN).expires_at == (
+        NOW + 30 * MIN
+    )
 
 
 def test_desk_holds_have_no_customer_and_name_the_clerk(trip, app_ctx):

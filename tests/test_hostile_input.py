@@ -285,3 +285,23 @@ def test_a_bus_form_without_the_amenities_field_keeps_the_amenities(world, app):
     assert response.status_code < 500
     with app.app_context():
         assert db.session.get(Bus, uuid.UUID(built.ids["spare_bus_id"])).amenities == ["AC"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["from=0001-01-01", "to=9999-12-31", "page=" + "9" * 40, "page=" + "9" * 10001],
+)
+def test_far_dates_and_huge_pages_in_the_audit_log_get_a_message(world, query):
+    """The day bounds overflowed a timestamp, and a huge page an INTEGER (or int() itself)."""
+    _, clients = world
+    for path in ("/admin/activity", "/admin/activity.csv"):
+        response = clients["admin"].get(f"{path}?{query}")
+        assert response.status_code in (200, 400), (path, response.status_code)
+    page = page_text(clients["admin"].get(f"/admin/activity?{query}"))
+    assert "from 2000 to 2999" in page or "Pages are numbered from 1." in page
+
+
+def test_a_huge_page_of_the_dashboard_bookings_list_shows_the_first(world):
+    _, clients = world
+    response = clients["admin"].get("/admin/bookings?period=7d&page=" + "9" * 40)
+    assert response.status_code == 200

@@ -18,4 +18,4 @@ def test_migration_head_is_the_only_revision(app_ctx):
     """The reviewed migrations build the schema; the database is at their head."""
     with db.engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
-    assert current == "0006"
+    assert current == "0007"

@@ -83,6 +83,17 @@ def test_the_queue_lists_every_refund_with_its_state_method_booking_attempts_and
     assert page.count("Retry<span") == 1  # a wallet refund has nothing to retry
 
 
+def test_the_dashboard_shows_failed_refunds_with_a_link_to_retry_them(
+    app, client, auth, queue_data
+):
+    """A failed gateway refund is visible where the admin looks first."""
+    sign_in_as(app, auth, Role.ADMIN)
+    page = text(client.get("/admin"))
+    assert re.search(r'href="/admin/refunds\?state=failed" id="refunds-failed">1 failed</a>', page)
+    assert "Rs 525.00 <strong>(need a retry)</strong>" in page
+    assert 'id="refunds-pending">0 pending</a>' in page
+
+
 def test_the_state_filter_shows_only_that_state_and_htmx_gets_the_fragment(
     app, client, auth, queue_data
 ):

@@ -49,7 +49,7 @@ class Reservation(IdMixin, TimestampMixin, db.Model):
     sold_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     channel: Mapped[Channel] = mapped_column(enum_type(Channel, "channel"), default=Channel.ONLINE)
     schedule_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schedules.id"), index=True)
-    reserved_at: Mapped[datetime]
+    reserved_at: Mapped[datetime] = mapped_column(index=True)  # the hold funnel's period
     expires_at: Mapped[datetime]
     gateway_extended: Mapped[bool] = mapped_column(default=False)
     status: Mapped[HoldStatus] = mapped_column(

@@ -43,6 +43,7 @@ class Payment(IdMixin, TimestampMixin, db.Model):
             "purpose <> 'booking' OR reservation_id IS NOT NULL", name="booking_payment_has_hold"
         ),
         CheckConstraint("purpose <> 'topup' OR user_id IS NOT NULL", name="topup_has_user"),
+        Index("ix_payments_created_at", "created_at"),  # payment attempts in a period
     )
 
     purpose: Mapped[PaymentPurpose] = mapped_column(

@@ -129,7 +129,8 @@ def confirm(
     _complete_payments(booking, payments, hold.user_id, now, actor_id)
     claims.book(db.session, hold.schedule_id, [seat.id for seat in priced.seats], now)
     _confirm_hold(hold, now, priced.late, amounts.total)
-    tickets.issue_ticket(booking, now)
+    with audit.acting_for(actor_id):  # the ticket is issued by whoever made the booking
+        tickets.issue_ticket(booking, now)
     _record_confirmed(booking, hold, priced, actor_id, now, complimentary_reason)
     return booking
 

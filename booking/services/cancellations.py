@@ -174,7 +174,8 @@ def _cancel_once(booking_id, actor_id, now, seat_numbers, reason, refund_mode, o
         seat_ids = [s.seat_id for s in chosen]
         claims.free(session, booking.reservation_id, booking.schedule_id, seat_ids, now)
         whole = _settle(booking, preview.amount, now)
-        tickets.reissue_ticket(booking.ticket, now)
+        with audit.acting_for(actor.id):  # the new ticket is the canceller's doing
+            tickets.reissue_ticket(booking.ticket, now)
         _record_cancelled(booking, cancellation, actor, preview, mode, whole, now)
     return cancellation
 

@@ -384,8 +384,15 @@ def retire(
 
 
 def _audit_retired(session, holds, now, status: HoldStatus, reason, actor_id) -> None:
-    """One activity row per retired hold, in one statement."""
+    """One activity row per retired hold, in one statement, naming its seats by number (one
+    query for the whole batch) so the log reads "Seats 4C, 4D"."""
     action = f"hold.{status.value}"
+    wanted = {seat for hold in holds for seat in hold.seat_ids}
+    numbers = (
+        dict(session.execute(select(Seat.id, Seat.seat_number).where(Seat.id.in_(wanted))).all())
+        if wanted
+        else {}
+    )
     session.execute(
         insert(ActivityLog),
         [
@@ -398,6 +405,7 @@ def _audit_retired(session, holds, now, status: HoldStatus, reason, actor_id) ->
                 "details": {
                     "reason": reason,
                     "schedule_id": str(hold.schedule_id),
+                    "seats": sorted(numbers[s] for s in hold.seat_ids if s in numbers),
                     "seat_ids": [str(s) for s in hold.seat_ids],
                 },
                 "ip_address": audit.client_ip.get(),

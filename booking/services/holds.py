@@ -37,7 +37,7 @@ MESSAGES = {
     "taken_meanwhile": "One of those seats was taken a moment ago. Choose your seats again.",
     "yours_taken_meanwhile": "One of your seats was taken a moment ago. Choose your seats again.",
     "release_reason": "Give a reason for releasing this hold.",
-    "extend_minutes": "Extend a hold by 1 to 60 minutes.",
+    "extend_minutes": "Extend a hold by 1 to {limit} minutes.",
     "extend_not_live": "Only a live hold can be extended; this one has ended or lapsed.",
     "already_paid": "This hold has already been paid for.",
     "paid_cancel_booking": "This hold has already been paid for; cancel the booking instead.",
@@ -160,12 +160,14 @@ def admin_release(
 def admin_extend(
     hold_id: uuid.UUID, *, admin_id: uuid.UUID, minutes: int, now: datetime
 ) -> Reservation:
-    """An admin gives a live hold more time (1 to 60 minutes from its expiry or from now).
+    """An admin gives a live hold more time: 1 to ADMIN_EXTEND_MAX_MINUTES minutes from its
+    expiry (or from now, should it be nearly over).
 
-    :raise HoldError: for a hold that is not live or a bad number of minutes.
+    :raise HoldError: for a hold that is not live or a number of minutes outside the limit.
     """
-    if not 1 <= minutes <= 60:
-        raise HoldError(MESSAGES["extend_minutes"])
+    limit = current_app.config["ADMIN_EXTEND_MAX_MINUTES"]
+    if not 1 <= minutes <= limit:
+        raise HoldError(MESSAGES["extend_minutes"].format(limit=limit))
     with unit_of_work() as session:
         hold = claims.lock_hold(session, hold_id)
         if hold is None:

@@ -365,9 +365,8 @@ def refund_row(refund_id: uuid.UUID) -> QueueRow:
     return _row(*found)
 
 
-def queue(state: RefundStatus | None = None, page: int = 1, per_page: int = PER_PAGE) -> Queue:
-    """Every refund, newest first (only those in ``state``, when given), a page at a time, and
-    the count and amount in each state."""
+def state_totals() -> dict[RefundStatus, StateTotal]:
+    """The count and amount of refunds in each state (the queue's header, the dashboard's card)."""
     grouped = db.session.execute(
         select(
             Refund.status, func.count(Refund.id), func.coalesce(func.sum(Refund.amount), 0)
@@ -376,6 +375,13 @@ def queue(state: RefundStatus | None = None, page: int = 1, per_page: int = PER_
     totals = {s: StateTotal(0, ZERO) for s in RefundStatus}
     for status, count, amount in grouped:
         totals[RefundStatus(status)] = StateTotal(count, Decimal(amount).quantize(CENT))
+    return totals
+
+
+def queue(state: RefundStatus | None = None, page: int = 1, per_page: int = PER_PAGE) -> Queue:
+    """Every refund, newest first (only those in ``state``, when given), a page at a time, and
+    the count and amount in each state."""
+    totals = state_totals()
     total = totals[state].count if state else sum(t.count for t in totals.values())
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)

@@ -87,21 +87,23 @@ def _apply_event(event: WebhookEvent, now: datetime) -> WebhookOutcome:
         )
         session.add(record)
         session.flush()
-        if payment.purpose == PaymentPurpose.TOPUP:
-            outcome = _apply_topup_event(payment, event, now)
-        else:
-            outcome = _apply_booking_event(session, payment, event, now)
-        record.outcome = outcome.outcome
-        audit.record(
-            "payment",
-            payment.id,
-            f"webhook.{outcome.outcome}",
-            actor_id=None,
-            at=now,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            **outcome.notes,
-        )
+        # The gateway speaks for the customer who paid: what follows is recorded as theirs.
+        with audit.acting_for(payment.user_id):
+            if payment.purpose == PaymentPurpose.TOPUP:
+                outcome = _apply_topup_event(payment, event, now)
+            else:
+                outcome = _apply_booking_event(session, payment, event, now)
+            record.outcome = outcome.outcome
+            audit.record(
+                "payment",
+                payment.id,
+                f"webhook.{outcome.outcome}",
+                actor_id=payment.user_id,
+                at=now,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                **outcome.notes,
+            )
     audit.log_event(
         "payment.webhook", payment=payment.id, type=event.event_type, outcome=outcome.outcome
     )
@@ -159,7 +161,7 @@ def _book(session, payment: Payment, now) -> WebhookOutcome:
             elif wallet_part is not None:
                 # The wallet part went back when the hold lapsed: take it again, if it is there.
                 parts.insert(0, new_payment(hold, PaymentMethod.WALLET, wallet_part.amount, now))
-            booking = bookings.confirm(hold, parts, now=now, actor_id=None)
+            booking = bookings.confirm(hold, parts, now=now, actor_id=payment.user_id)
     except (HoldError, PricingError, PaymentError, wallet.WalletError) as refusal:
         refunds.refund_late(hold, payment, now, refusal.message)
         return WebhookOutcome("refunded", payment.id, notes={"reason": refusal.message})

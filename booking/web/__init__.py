@@ -17,9 +17,11 @@ def register_web(app: Flask) -> None:
     from booking.web import errors, filters, inputs, security
     from booking.web.account import bp as account_bp
     from booking.web.account import routes as account_routes  # noqa: F401
+    from booking.web.admin import activity_routes as admin_activity_routes  # noqa: F401
     from booking.web.admin import bp as admin_bp
     from booking.web.admin import bulk_routes as admin_bulk_routes  # noqa: F401
     from booking.web.admin import catalog_routes as admin_catalog_routes  # noqa: F401
+    from booking.web.admin import insight_routes as admin_insight_routes  # noqa: F401
     from booking.web.admin import refund_routes as admin_refund_routes  # noqa: F401
     from booking.web.admin import routes as admin_routes  # noqa: F401
     from booking.web.admin import shift_routes as admin_shift_routes  # noqa: F401

@@ -9,15 +9,13 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms.validators import StopValidation
 
+from booking.formatting import EARLIEST_DAY, LATEST_DAY
+
 # The widest amount any form takes: money columns are NUMERIC(12, 2). Past it Decimal's
 # quantize overflows its context, and NaN or infinity break every comparison after them.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # The widest count (limits, minutes): PostgreSQL's INTEGER; SQLite and psycopg refuse more.
 LARGEST_COUNT = 2_147_483_647
-# The days a person may type: enough for any timetable or report, and far enough from
-# date.min / date.max that moving a day or a time zone never overflows.
-EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
 
 
 def strip(value):

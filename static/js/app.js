@@ -188,4 +188,17 @@
   }
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
+
+  // ---- the admin's live-holds console: each hold's time left, counted down between refreshes
+  function tickHolds() {
+    document.querySelectorAll(".hold-clock[data-expires-at]").forEach((clock) => {
+      if (!clock.dataset.loadedAt) clock.dataset.loadedAt = String(Date.now());
+      const skew = Date.parse(clock.dataset.serverNow) - Number(clock.dataset.loadedAt);
+      const left = Math.max(0, Math.round((Date.parse(clock.dataset.expiresAt) - (Date.now() + skew)) / 1000));
+      clock.textContent = left ? `${Math.floor(left / 60)}m ${String(left % 60).padStart(2, "0")}s` : "lapsed";
+      const row = clock.closest("tr");
+      if (row) row.classList.toggle("hold-lapsing", left > 0 && left <= Number(clock.dataset.lapsing));
+    });
+  }
+  setInterval(tickHolds, 1000);
 })();
