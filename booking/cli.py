@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from booking.extensions import db
 from booking.formatting import money
 from booking.orm import utcnow
-from booking.services import accounts, catalog, holds
+from booking.services import accounts, catalog, demo_sales, holds
 from booking.services import seed as seed_service
 from booking.services.errors import DomainError
 
@@ -254,6 +254,9 @@ def demo_command(ctx: click.Context, port: int) -> None:
     """Migrate, seed and serve the app on http://127.0.0.1:PORT with the embedded defaults."""
     upgrade()
     ctx.invoke(seed_group)
+    sold = demo_sales.sell_a_morning(utcnow())
+    if sold:
+        click.echo(f"Demo sales: {sold} bookings this morning, one with a cancelled seat.")
     db.session.remove()
     click.echo("Demo accounts: admin@example.com / Admin1234, staff@example.com / Staff1234,")
     click.echo("               asha@example.com / Customer1234, ravi@example.com / Customer1234")
