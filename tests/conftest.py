@@ -178,6 +178,16 @@ def make_app(_migrated, app):
     # so later tests do not send tasks to a broker of this test's own.
     app.extensions["celery"].set_current()
     app.extensions["celery"].set_default()
+    # The sign-in limiter is one object that the last create_app configured: give it back to the
+    # session's app too, with fresh storage, or later tests count in this test's (perhaps broken,
+    # falling-back-to-memory) Redis and inherit its failures.
+    if made:
+        from booking.extensions import limiter
+
+        limiter.init_app(app)
+        # init_app keeps the "storage is dead, count in the memory fallback" flag of a broken
+        # Redis; Flask-Limiter has no public way to clear it (it re-checks the storage later).
+        limiter._storage_dead = False
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,9 @@ from booking.services import seed as seed_service
 from booking.services.invariants import run_all
 
 
-def test_the_demo_morning_sells_at_the_counter_and_online_and_the_dashboard_shows_it(app):
+def test_the_demo_morning_sells_at_the_counter_and_online_and_the_dashboard_shows_it(
+    midmorning, app
+):
     with app.app_context():
         now = utcnow()
         seed_service.seed(now.date(), now)

@@ -25,7 +25,7 @@ MIN = timedelta(minutes=1)
 
 
 @pytest.fixture
-def sales(app) -> dict:
+def sales(midmorning, app) -> dict:
     """Made a moment ago: Asha pays 3A, 3B on a trip leaving in 3 hours (1,050.00), a clerk
     sells 4A for cash (525.00), Asha cancels 3B with a reason that looks like a formula."""
     with app.app_context():
@@ -56,7 +56,7 @@ def sales(app) -> dict:
 
 
 @pytest.fixture
-def admin_client(client, app, auth):
+def admin_client(midmorning, client, app, auth):
     """The test client, signed in as an admin."""
     sign_in_as(app, auth, Role.ADMIN)
     return client

@@ -23,7 +23,7 @@ CHARTS = ("chart-bookings", "chart-revenue", "chart-occupancy", "chart-funnel")
 
 
 @pytest.fixture
-def sold(app) -> tuple[str, str]:
+def sold(midmorning, app) -> tuple[str, str]:
     """A wallet booking of two seats and a cash sale of one, a moment ago, on a trip leaving in
     three hours; an admin's email and the period (today and tomorrow) that holds them."""
     with app.app_context():
