@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
@@ -47,6 +48,8 @@ class RazorpayFake:
     requests: list[tuple[str, str]] = field(default_factory=list)
     refund_status: str = "pending"  # what a new refund is (Razorpay: pending, then processed)
     released: threading.Event = field(default_factory=threading.Event)
+    # Where the hosted page posts payment_link.paid once paid (the app's webhook), if anywhere.
+    webhook_url: str | None = None
 
     # ---- faults ---------------------------------------------------------------------------
 
@@ -182,11 +185,37 @@ class RazorpayFake:
                 if fault.after and self._authorised(request):
                     self._route(request)
                 return _error(fault.status, fault.code, "fake fault")(environ, start_response)
+        if request.path.startswith("/i/"):  # the hosted page the customer pays on
+            return self._hosted_page(request)(environ, start_response)
         if not self._authorised(request):
             return _error(401, "BAD_REQUEST_ERROR", "The api key provided is invalid")(
                 environ, start_response
             )
         return self._route(request)(environ, start_response)
+
+    def _hosted_page(self, request: Request) -> Response:
+        """Razorpay's page for a link: a Pay button; paying sends the webhook (when told
+        where) and the customer back to the callback_url with the signed query."""
+        link_id = "plink_" + request.path.removeprefix("/i/")
+        link = self.links.get(link_id)
+        if link is None:
+            return Response("No such link", status=404)
+        if request.method == "POST":
+            params = self.pay(link_id)
+            if self.webhook_url:
+                body, headers = self.link_paid(link_id)
+                post = urllib.request.Request(self.webhook_url, data=body, headers=headers)
+                urllib.request.urlopen(post, timeout=10).close()
+            return Response(
+                status=302, headers={"Location": f"{link['callback_url']}?{urlencode(params)}"}
+            )
+        rupees = f"{link['amount'] / 100:,.2f}"
+        page = (
+            "<!doctype html><html lang=en><title>Razorpay (fake)</title>"
+            f"<h1>Pay Rs {rupees}</h1><form method=post><button>Pay Rs {rupees} by UPI</button>"
+            "</form></html>"
+        )
+        return Response(page, mimetype="text/html")
 
     def _authorised(self, request: Request) -> bool:
         """Basic auth with the key id and secret, as the client sends it."""

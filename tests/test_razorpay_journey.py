@@ -142,3 +142,22 @@ def test_razorpay_down_at_pay_time_shows_try_again_and_keeps_the_hold(
         assert wallet.balance(customer) == Decimal(WALLET)
     again = client.post(f"/holds/{hold_id}", data=checkout_form(["2A"], method="upi"))
     assert again.status_code == 302 and again.headers["Location"].startswith(razorpay.url)
+
+
+def test_a_boosted_pay_form_is_sent_to_razorpay_by_hx_redirect_not_a_302(
+    client, app, razorpay, customer
+):
+    """With htmx the form is posted by XHR, which may not follow a 302 to another site
+    (connect-src 'self'): the answer tells htmx to send the browser there itself."""
+    with app.app_context():
+        trip_id = make_trip(now=utcnow()).id
+    held = client.post(f"/schedules/{trip_id}/holds", data={"seats": ["2A"]})
+    hold_id = held.headers["Location"].rsplit("/", 1)[1]
+    response = client.post(
+        f"/holds/{hold_id}",
+        data=checkout_form(["2A"], method="upi"),
+        headers={"HX-Request": "true", "HX-Boosted": "true"},
+    )
+    [link] = razorpay.links.values()
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == link["short_url"]
