@@ -427,6 +427,30 @@ def test_a_refund_whose_answer_was_lost_is_not_made_twice(app_ctx, razorpay, mon
     assert gateway_refund(booking.id).gateway_refund_reference in razorpay.refunds
 
 
+def test_a_refund_webhook_that_beats_a_lost_answer_leaves_the_refund_processed(
+    app, app_ctx, razorpay, monkeypatch
+):
+    """Razorpay refunds, its refund.processed webhook lands (found by our receipt), then the
+    worker's answer is lost: the failed attempt does not undo the processed refund."""
+    from booking import tasks
+
+    monkeypatch.setattr(tasks.process_refund, "delay", lambda refund_id: None)
+    monkeypatch.setitem(app.config, "REFUND_MAX_ATTEMPTS", 1)
+    customer_id, booking, _ = booked(razorpay, make_trip().id)
+    cancel_one_seat(customer_id, booking)
+    refund = gateway_refund(booking.id)
+    original = RazorpayGateway.refund
+
+    def refund_then_lose_the_answer(self, *args, **kwargs):
+        answer = original(self, *args, **kwargs)
+        assert deliver(razorpay.refund_event(answer.reference, "processed"), NOW + 4 * MIN)
+        raise GatewayError("Razorpay did not answer in time to refund the payment.")
+
+    monkeypatch.setattr(RazorpayGateway, "refund", refund_then_lose_the_answer)
+    assert refund_queue.process_refund(refund.id, NOW + 4 * MIN) == RefundStatus.PROCESSED
+    assert gateway_refund(booking.id).status == RefundStatus.PROCESSED
+
+
 def test_refund_failed_webhook_makes_it_a_failed_attempt_tried_again(app_ctx, razorpay):
     customer_id, booking, _ = booked(razorpay, make_trip().id)
     cancel_one_seat(customer_id, booking)

@@ -283,6 +283,8 @@ def _record_failure(claimed: _Claimed, said: str, now: datetime) -> RefundStatus
     attempt, failed (the queue shows it for a retry by hand)."""
     with unit_of_work() as session:
         refund = _locked(session, claimed.refund_id)
+        if refund.status == RefundStatus.PROCESSED:
+            return refund.status  # the gateway's webhook said it was done meanwhile
         refund.last_error = said[:500]
         refund.attempt_started_at = None
         refund.updated_at = now
