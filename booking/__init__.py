@@ -63,7 +63,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _refuse_sandbox_in_production(config) -> None:
     """The sandbox gateway takes no money: production must not run it by mistake.
 
-    :raise RuntimeError: in production with GATEWAY=sandbox, unless ALLOW_SANDBOX_IN_PRODUCTION.
+    :raise RuntimeError: in production with GATEWAY=sandbox, unless ALLOW_SANDBOX_IN_PRODUCTION;
+        or with GATEWAY=razorpay without its keys.
     """
     if (
         config.get("PRODUCTION")
@@ -75,6 +76,15 @@ def _refuse_sandbox_in_production(config) -> None:
             "(FLASK_ENV=production): configure a real GATEWAY, or set "
             "ALLOW_SANDBOX_IN_PRODUCTION=1 to run the sandbox there on purpose."
         )
+    if config.get("PRODUCTION") and config.get("GATEWAY") == "razorpay":
+        from booking.gateway.razorpay import REQUIRED_SETTINGS
+
+        missing = [name for name in REQUIRED_SETTINGS if not config.get(name)]
+        if missing:
+            raise RuntimeError(
+                f"GATEWAY=razorpay needs {', '.join(missing)} in production "
+                "(the keys and webhook secret from the Razorpay dashboard)."
+            )
 
 
 def _migrations_dir():

@@ -1,5 +1,6 @@
 """Ops commands: `flask demo`, `flask seed [verify]`, `flask users create-admin`, `flask holds
-expire|list`, `flask trips cancel|complete`, `flask reconcile`, `flask refunds retry`."""
+expire|list`, `flask trips cancel|complete`, `flask reconcile`, `flask refunds retry`,
+`flask payments settle|reconcile`."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(trips_group)
     app.cli.add_command(reconcile_command)
     app.cli.add_command(refunds_group)
+    app.cli.add_command(payments_group)
 
 
 @click.group("seed", cls=AppGroup, invoke_without_command=True)
@@ -244,6 +246,71 @@ def refunds_retry(cancellation_id, refund_id) -> None:
     click.echo("Refund(s) now: " + ", ".join(state.value for state in states))
     if any(state != "processed" for state in states):
         raise SystemExit(1)
+
+
+@click.group("payments", cls=AppGroup)
+def payments_group() -> None:
+    """Gateway payments: settle the unsettled, reconcile a day with the gateway."""
+
+
+@payments_group.command("settle")
+@click.option("--payment", "payment_id", type=click.UUID, help="Only this payment, now.")
+@click.option(
+    "--older-than",
+    type=int,
+    default=None,
+    help="Minutes a payment has been pending  [default: the settle delay, "
+    "RAZORPAY_SETTLE_DELAY_SECONDS]",
+)
+def payments_settle(payment_id, older_than: int | None) -> None:
+    """Ask the gateway about gateway payments still pending (one, or every one older than the
+    settle delay) and apply its answer as its webhook would have been."""
+    from datetime import timedelta
+
+    from booking.gateway import GatewayError
+    from booking.services import settlement
+
+    now = utcnow()
+    try:
+        if payment_id is not None:
+            results = [settlement.settle_payment(payment_id, now)]
+        else:
+            seconds = (
+                older_than * 60
+                if older_than is not None
+                else int(current_app.config["RAZORPAY_SETTLE_DELAY_SECONDS"])
+            )
+            results = settlement.settle_pending(now, timedelta(seconds=seconds))
+    except (GatewayError, DomainError) as error:
+        raise click.ClickException(error.message) from None
+    for result in results:
+        click.echo(f"{result.payment_id}: {result.outcome}")
+    click.echo(f"asked the gateway about {len(results)} payment(s)")
+
+
+@payments_group.command("reconcile")
+@click.option(
+    "--date",
+    "day",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day (operator's time zone), as YYYY-MM-DD.",
+)
+def payments_reconcile(day) -> None:
+    """List every difference between the gateway's captured payments and refunds of a day and
+    the database; exit 1 when there is any."""
+    from booking.services import gateway_reconcile
+
+    try:
+        differences = gateway_reconcile.reconcile_day(day.date())
+    except gateway_reconcile.ReconcileError as error:
+        raise click.ClickException(error.message) from None
+    for difference in differences:
+        click.echo(str(difference))
+    if differences:
+        click.echo(f"{len(differences)} difference(s) on {day.date()}", err=True)
+        raise SystemExit(1)
+    click.echo(f"No differences on {day.date()}.")
 
 
 @click.command("demo")

@@ -155,6 +155,19 @@ def load_config(instance_path: str) -> dict:
         "GATEWAY_WEBHOOK_SECRET": os.environ.get("GATEWAY_WEBHOOK_SECRET")
         or _secret_key(instance, production) + ":webhook",
         "WEBHOOK_TOLERANCE_SECONDS": _int("WEBHOOK_TOLERANCE_SECONDS", 300),
+        # Razorpay (GATEWAY=razorpay): the API keys and the webhook secret from its dashboard.
+        "RAZORPAY_KEY_ID": os.environ.get("RAZORPAY_KEY_ID") or None,
+        "RAZORPAY_KEY_SECRET": os.environ.get("RAZORPAY_KEY_SECRET") or None,
+        "RAZORPAY_WEBHOOK_SECRET": os.environ.get("RAZORPAY_WEBHOOK_SECRET") or None,
+        "RAZORPAY_BASE_URL": os.environ.get("RAZORPAY_BASE_URL") or "https://api.razorpay.com",
+        # Where Razorpay sends the customer back (default: this app's own return URL).
+        "RAZORPAY_CALLBACK_URL": os.environ.get("RAZORPAY_CALLBACK_URL") or None,
+        # Every call to Razorpay gives up after this; the customer is told to try again.
+        "RAZORPAY_TIMEOUT_SECONDS": _float("RAZORPAY_TIMEOUT_SECONDS", 10.0),
+        # Razorpay retries a webhook for 24 hours with its first created_at: older is stale.
+        "RAZORPAY_WEBHOOK_TOLERANCE_SECONDS": _int("RAZORPAY_WEBHOOK_TOLERANCE_SECONDS", 86400),
+        # After the customer's return, ask Razorpay this much later if no webhook settled it.
+        "RAZORPAY_SETTLE_DELAY_SECONDS": _int("RAZORPAY_SETTLE_DELAY_SECONDS", 120),
         # Gateway refunds: a failed attempt is tried again after REFUND_RETRY_BASE_SECONDS,
         # doubling each time up to REFUND_RETRY_MAX_SECONDS; after REFUND_MAX_ATTEMPTS it is
         # failed and waits for a retry by hand (the admin's refunds queue).

@@ -13,7 +13,15 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from booking.gateway import sandbox
 from booking.orm import utcnow
-from booking.services import events, notifications, refund_queue, sweep, timetable, webhooks
+from booking.services import (
+    events,
+    notifications,
+    refund_queue,
+    settlement,
+    sweep,
+    timetable,
+    webhooks,
+)
 from booking.services.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -71,6 +79,23 @@ def retry_due_refunds() -> int:
     """Attempt every pending gateway refund whose next attempt is due, from the database (the
     beat runs this; it also catches refunds whose task never reached a worker)."""
     return refund_queue.process_due_refunds(utcnow())
+
+
+@shared_task(name="booking.tasks.settle_payment")
+def settle_payment(payment_id: str) -> str:
+    """Ask the gateway about a payment whose customer came back (queued with a delay, so the
+    webhook usually settles it first and this finds nothing to do)."""
+    return settlement.settle_payment(uuid.UUID(payment_id), utcnow()).outcome
+
+
+def settle_later(payment_id: uuid.UUID) -> None:
+    """Queue settle_payment after RAZORPAY_SETTLE_DELAY_SECONDS. Without a broker nothing is
+    lost: `flask payments settle` (or the next return) asks the gateway instead."""
+    delay = int(current_app.config["RAZORPAY_SETTLE_DELAY_SECONDS"])
+    try:
+        settle_payment.apply_async((str(payment_id),), countdown=delay)
+    except Exception as error:  # a broker outage must not turn the customer's return into a 500
+        logger.warning("settling payment %s not queued (%s)", payment_id, error)
 
 
 def _dispatch_refund(refund_id: uuid.UUID, **_fields) -> None:

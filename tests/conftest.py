@@ -313,9 +313,9 @@ def gateway_refunds(monkeypatch) -> list:
     asked: list = []
     original = SandboxGateway.refund
 
-    def record(self, reference, amount, reason):
+    def record(self, reference, amount, reason, key=None):
         asked.append((reference, amount))
-        return original(self, reference, amount, reason)
+        return original(self, reference, amount, reason, key)
 
     monkeypatch.setattr(SandboxGateway, "refund", record)
     return asked

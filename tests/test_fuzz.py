@@ -348,6 +348,16 @@ SPECS: dict[tuple[str, str], Spec] = {
     ),
     ("account.topup_status", "GET"): Spec(),
     ("payments.webhook", "POST"): Spec(),  # signed bodies: test_every_signed_webhook_field
+    # The customer back from Razorpay: signed fields (tests/test_razorpay.py signs real ones).
+    ("payments.razorpay_callback", "GET"): Spec(
+        query=lambda w: {
+            "razorpay_payment_id": "pay_fuzz",
+            "razorpay_payment_link_id": "plink_fuzz",
+            "razorpay_payment_link_reference_id": str(uuid.uuid4()),
+            "razorpay_payment_link_status": "paid",
+            "razorpay_signature": "0" * 64,
+        }
+    ),
     ("payments.verify_ticket", "GET"): Spec(
         query=lambda w: {"token": w.ticket_token, "action": "verify"}, forms=(TicketVerifyForm,)
     ),

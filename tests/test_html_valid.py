@@ -167,6 +167,12 @@ def pages_to_check(app) -> dict[str, tuple[str, str, int]]:
         "error-404": ("customer", f"/schedules/{uuid.uuid4()}", 404),
         "error-403": ("customer", "/admin", 403),
         "error-400": ("nobody", "/?origin=%00", 400),
+        # The return from Razorpay, unsigned: refused with the error page.
+        "razorpay-return-refused": (
+            "nobody",
+            "/payments/razorpay/return?razorpay_payment_id=pay_x",
+            400,
+        ),
     }
     return pages, people
 

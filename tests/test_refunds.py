@@ -348,7 +348,7 @@ def test_ten_workers_on_one_due_refund_ask_the_gateway_once(make_app, monkeypatc
     monkeypatch.setattr(
         SandboxGateway,
         "refund",
-        lambda self, *args: asked.append(args) or original(self, *args),
+        lambda self, *args, **kwargs: asked.append(args) or original(self, *args, **kwargs),
     )
     with race_app.app_context():
         customer, booking_id = book_by_upi(make_trip())

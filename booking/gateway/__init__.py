@@ -19,9 +19,11 @@ from flask import current_app
 EVENT_TYPES = frozenset(
     {"payment.succeeded", "payment.failed", "payment.abandoned", "refund.succeeded"}
 )
+# Events about a refund at the gateway (the event's gateway_reference is the refund's).
+REFUND_EVENT_TYPES = frozenset({"refund.processed", "refund.failed"})
 
 # GATEWAY setting -> module holding that gateway's adapter.
-ADAPTERS = {"sandbox": "booking.gateway.sandbox"}
+ADAPTERS = {"sandbox": "booking.gateway.sandbox", "razorpay": "booking.gateway.razorpay"}
 
 
 class GatewayError(Exception):
@@ -37,6 +39,21 @@ class WebhookError(GatewayError):
     """A webhook call was refused: unsigned, badly signed, stale or not understood."""
 
     status = 400  # what the webhook endpoint answers
+
+
+class WebhookIgnored(GatewayError):
+    """A well-signed webhook about nothing we act on: acknowledged (so the gateway stops
+    sending it) and otherwise ignored."""
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    """The gateway's answer to a refund: its reference, and whether the money has gone back
+    already (``processed``) or the gateway will say so later (by webhook, or when asked again
+    with the same key)."""
+
+    reference: str
+    processed: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,8 +93,12 @@ class Gateway(Protocol):
         """
         ...
 
-    def refund(self, gateway_reference: str, amount: Decimal, reason: str) -> str:
-        """Refund ``amount`` of a captured payment; returns the gateway's refund reference."""
+    def refund(
+        self, gateway_reference: str, amount: Decimal, reason: str, key: str | None = None
+    ) -> str | RefundAnswer:
+        """Refund ``amount`` of a captured payment; returns the gateway's refund reference (a
+        plain string: processed at once). Asked again with the same ``key`` (our refund's id),
+        a gateway that can returns the refund it already made instead of a second one."""
         ...
 
 

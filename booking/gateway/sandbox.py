@@ -147,7 +147,9 @@ class SandboxGateway:
             raise WebhookError(f"The webhook is dated {-age} seconds in the future.")
         return _parse_event(body)
 
-    def refund(self, gateway_reference: str, amount: Decimal, reason: str) -> str:
+    def refund(
+        self, gateway_reference: str, amount: Decimal, reason: str, key: str | None = None
+    ) -> str:
         """Refund part or all of a payment at once (or, told to by SANDBOX_FAIL_REFUNDS, refuse
         as a gateway that is down would).
 

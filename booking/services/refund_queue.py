@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 
 from booking.database import on_commit, unit_of_work, with_retries
 from booking.extensions import db
-from booking.gateway import get_gateway
+from booking.gateway import RefundAnswer, get_gateway
 from booking.models import Booking, Cancellation, Payment, Refund
 from booking.models.enums import PaymentMethod, RefundMethod, RefundStatus
 from booking.services import audit, refunds
@@ -88,11 +88,17 @@ def process_refund(refund_id: uuid.UUID, now: datetime) -> RefundStatus | None:
     try:
         if not claimed.gateway_reference:
             raise RuntimeError(MESSAGES["no_reference"])
-        reference = get_gateway().refund(claimed.gateway_reference, claimed.amount, claimed.reason)
+        answer = get_gateway().refund(
+            claimed.gateway_reference, claimed.amount, claimed.reason, key=str(claimed.refund_id)
+        )
     except Exception as error:  # any failure of the network call is one failed attempt
         said = getattr(error, "message", None) or str(error) or type(error).__name__
         return with_retries(lambda: _record_failure(claimed, said, now))
-    return with_retries(lambda: _record_success(claimed, reference, now))
+    if not isinstance(answer, RefundAnswer):
+        answer = RefundAnswer(answer)
+    if not answer.processed:
+        return with_retries(lambda: _record_accepted(claimed, answer.reference, now))
+    return with_retries(lambda: _record_success(claimed, answer.reference, now))
 
 
 def process_due_refunds(now: datetime, limit: int = 100) -> int:
@@ -207,11 +213,78 @@ def _record_success(claimed: _Claimed, reference: str, now: datetime) -> RefundS
         return refund.status
 
 
+def _record_accepted(claimed: _Claimed, reference: str, now: datetime) -> RefundStatus:
+    """The gateway took the refund and will say when the money is back (its refund webhook):
+    still pending, with its reference. Should no webhook come, the next attempt after the
+    backoff asks again with the same key, which finds this refund rather than making another."""
+    with unit_of_work() as session:
+        refund = _locked(session, claimed.refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return refund.status  # its webhook came first
+        refund.gateway_refund_reference = (reference or "")[:64] or None
+        refund.attempt_started_at = None
+        refund.updated_at = now
+        audit.record(
+            "refund",
+            refund.id,
+            "refund.accepted",
+            actor_id=None,
+            at=now,
+            amount=refund.amount,
+            attempt=claimed.attempt,
+            gateway_refund_reference=refund.gateway_refund_reference,
+            next_attempt_at=refund.next_attempt_at,
+        )
+        return refund.status
+
+
+def apply_gateway_answer(
+    session, refund: Refund, processed: bool, said: str, now: datetime
+) -> RefundStatus:
+    """The gateway's later word on a refund it took (its refund webhook), in the caller's
+    transaction with ``refund`` locked: processed, or a failed attempt (tried again, as a new
+    refund at the gateway, after the backoff; failed after the last attempt)."""
+    if refund.status != RefundStatus.PENDING:
+        return refund.status  # already processed, or failed and waiting for a hand
+    refund.attempt_started_at = None
+    refund.updated_at = now
+    if processed:
+        refund.status = RefundStatus.PROCESSED
+        refund.processed_at = now
+        refund.next_attempt_at = None
+        action = "refund.processed"
+    else:
+        refund.last_error = said[:500]
+        refund.gateway_refund_reference = None  # that refund is dead: the next try makes another
+        if refund.attempts >= int(current_app.config["REFUND_MAX_ATTEMPTS"]):
+            refund.status = RefundStatus.FAILED
+            refund.next_attempt_at = None
+        else:
+            refund.next_attempt_at = now + backoff(refund.attempts)
+        failed = refund.status == RefundStatus.FAILED
+        action = "refund.failed" if failed else "refund.attempt_failed"
+    audit.record(
+        "refund",
+        refund.id,
+        action,
+        actor_id=None,
+        at=now,
+        amount=refund.amount,
+        payment_id=refund.payment_id,
+        error=refund.last_error if not processed else None,
+        via="gateway webhook",
+    )
+    _settle_cancellation_of(session, refund, now)
+    return refund.status
+
+
 def _record_failure(claimed: _Claimed, said: str, now: datetime) -> RefundStatus:
     """The gateway did not return the money: try again after the backoff, or, after the last
     attempt, failed (the queue shows it for a retry by hand)."""
     with unit_of_work() as session:
         refund = _locked(session, claimed.refund_id)
+        if refund.status == RefundStatus.PROCESSED:
+            return refund.status  # the gateway's webhook said it was done meanwhile
         refund.last_error = said[:500]
         refund.attempt_started_at = None
         refund.updated_at = now

@@ -13,10 +13,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from booking.database import unit_of_work, with_retries
-from booking.gateway import WebhookError, WebhookEvent, get_gateway
-from booking.models import Payment, PaymentEvent
+from booking.gateway import (
+    REFUND_EVENT_TYPES,
+    WebhookError,
+    WebhookEvent,
+    WebhookIgnored,
+    get_gateway,
+)
+from booking.models import Payment, PaymentEvent, Refund
 from booking.models.enums import PaymentMethod, PaymentPurpose, PaymentStatus
-from booking.services import audit, bookings, claims, refunds, wallet
+from booking.services import audit, bookings, claims, refund_queue, refunds, wallet
 from booking.services.claims import HoldError
 from booking.services.details import PaymentError
 from booking.services.errors import DomainError, NotFound
@@ -25,6 +31,7 @@ from booking.services.pricing import PricingError
 
 MESSAGES = {
     "unknown_payment": "Unknown payment.",
+    "unknown_refund": "Unknown refund.",
 }
 
 
@@ -54,7 +61,20 @@ def receive_webhook(headers, body: bytes, now: datetime) -> WebhookOutcome:
         event = get_gateway().verify_webhook(headers, body, now)
     except WebhookError as error:
         raise WebhookRejected(error.message) from error
+    except WebhookIgnored as ignored:  # well signed, about nothing we act on: acknowledged
+        audit.log_event("payment.webhook_ignored", reason=ignored.message)
+        return WebhookOutcome("ignored", notes={"reason": ignored.message})
+    return apply_verified(event, now)
+
+
+def apply_verified(event: WebhookEvent, now: datetime) -> WebhookOutcome:
+    """Apply a verified gateway event once (a webhook, or the gateway's answer when asked).
+
+    :raise NotFound: for an event about no payment or refund of ours.
+    """
     try:
+        if event.event_type in REFUND_EVENT_TYPES:
+            return with_retries(lambda: _apply_refund_event(event, now))
         return with_retries(lambda: _apply_event(event, now))
     except IntegrityError as error:
         if "event_id" not in str(error.orig):
@@ -108,6 +128,60 @@ def _apply_event(event: WebhookEvent, now: datetime) -> WebhookOutcome:
         "payment.webhook", payment=payment.id, type=event.event_type, outcome=outcome.outcome
     )
     return outcome
+
+
+def _apply_refund_event(event: WebhookEvent, now: datetime) -> WebhookOutcome:
+    """The gateway's word on one of our refunds (found by its reference, or by the receipt we
+    sent, our refund id, should the webhook beat our record of the reference)."""
+    with unit_of_work() as session:
+        refund = _locked_refund(session, event)
+        if refund is None:
+            raise NotFound(MESSAGES["unknown_refund"])
+        if session.scalar(select(PaymentEvent.id).where(PaymentEvent.event_id == event.event_id)):
+            return WebhookOutcome("duplicate", refund.payment_id)
+        record = PaymentEvent(
+            event_id=event.event_id,
+            payment_id=refund.payment_id,
+            event_type=event.event_type,
+            outcome="pending",
+            payload=event.payload,
+            received_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(record)
+        session.flush()
+        if event.amount != refund.amount:
+            outcome = WebhookOutcome(
+                "amount_mismatch", refund.payment_id, notes={"refund": str(refund.id)}
+            )
+        else:
+            refund.gateway_refund_reference = event.gateway_reference
+            processed = event.event_type == "refund.processed"
+            said = "the gateway reported the refund failed"
+            state = refund_queue.apply_gateway_answer(session, refund, processed, said, now)
+            outcome = WebhookOutcome(
+                f"refund_{state.value}", refund.payment_id, notes={"refund": str(refund.id)}
+            )
+        record.outcome = outcome.outcome
+    audit.log_event(
+        "payment.webhook", payment=refund.payment_id, type=event.event_type, outcome=outcome.outcome
+    )
+    return outcome
+
+
+def _locked_refund(session, event: WebhookEvent) -> Refund | None:
+    """The refund an event is about, locked and read fresh."""
+    query = select(Refund).with_for_update().execution_options(populate_existing=True)
+    refund = session.scalar(query.where(Refund.gateway_refund_reference == event.gateway_reference))
+    if refund is not None:
+        return refund
+    receipt = ((event.payload.get("payload") or {}).get("refund") or {}).get("entity", {})
+    try:
+        refund_id = uuid.UUID(str(receipt.get("receipt")))
+    except ValueError:
+        return None
+    return session.scalar(query.where(Refund.id == refund_id))
 
 
 def _apply_booking_event(session, payment: Payment, event: WebhookEvent, now) -> WebhookOutcome:

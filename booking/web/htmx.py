@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 
@@ -24,3 +24,12 @@ def render(
     response = make_response(render_template(template, **context), status)
     response.vary.add("HX-Request")
     return response
+
+
+def redirect_to_gateway(url: str) -> ResponseReturnValue:
+    """Send the customer to the gateway's page, which may be on another site: a plain 302, but
+    for any htmx request (a boosted form too) HX-Redirect, so the browser itself goes there
+    (an XHR following a 302 to another origin is refused by connect-src 'self')."""
+    if request.headers.get("HX-Request") == "true":
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url)

@@ -26,7 +26,7 @@ from booking.services import bookings, cancellations, payments, refunds
 from booking.services.errors import DomainError
 from booking.web.account import bp
 from booking.web.account.forms import CancelForm, TopUpForm
-from booking.web.htmx import is_htmx, render
+from booking.web.htmx import is_htmx, redirect_to_gateway, render
 
 
 @bp.get("/bookings", endpoint="bookings")
@@ -218,7 +218,7 @@ def topup():
     except DomainError as error:
         form.amount.errors = [*form.amount.errors, error.message]
         return _wallet(form, error.status)
-    return redirect(started.url)
+    return redirect_to_gateway(started.url)
 
 
 @bp.get("/wallet/topups/<uuid:payment_id>")

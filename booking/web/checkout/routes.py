@@ -15,7 +15,7 @@ from booking.services.holds import HoldError
 from booking.services.payments import HoldLapsed, ProgressState
 from booking.web.checkout import bp
 from booking.web.checkout.forms import CheckoutForm, HoldActionForm
-from booking.web.htmx import is_htmx, render
+from booking.web.htmx import is_htmx, redirect_to_gateway, render
 
 
 def _blank_form(shown: checkout.CheckoutPage) -> CheckoutForm:
@@ -109,7 +109,7 @@ def pay(hold_id: uuid.UUID):
     if paid.booking is not None:
         flash("Booking confirmed. Have a good trip!", "success")
         return redirect(url_for("account.booking", reference=paid.booking.reference))
-    return redirect(paid.gateway.url)
+    return redirect_to_gateway(paid.gateway.url)
 
 
 def _show_again(hold_id: uuid.UUID, form: CheckoutForm, now, paying: bool):

@@ -1,5 +1,6 @@
-"""POST /payments/webhook (signed by the gateway), /gateway/sandbox/<id> (the sandbox's own
-checkout page) and /tickets/verify (staff scanning QR codes)."""
+"""POST /payments/webhook (signed by the gateway), GET /payments/razorpay/return (the customer
+back from a Razorpay Payment Link), /gateway/sandbox/<id> (the sandbox's own checkout page) and
+/tickets/verify (staff scanning QR codes)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from flask_login import current_user, login_required
 from booking.extensions import csrf
 from booking.models.enums import PaymentPurpose, PaymentStatus, Role
 from booking.orm import utcnow
-from booking.services import payments, tickets, webhooks
+from booking.services import payments, settlement, tickets, webhooks
 from booking.web.access import role_required
 from booking.web.forms import first_error
 from booking.web.payments import bp, sandbox_bp
@@ -24,6 +25,20 @@ def webhook():
     """Apply a gateway event; the signature, not a session, says who sent it."""
     outcome = webhooks.receive_webhook(request.headers, request.get_data(), utcnow())
     return jsonify(outcome=outcome.outcome, payment=str(outcome.payment_id or "") or None)
+
+
+@bp.get("/payments/razorpay/return", endpoint="razorpay_callback")
+def razorpay_return():
+    """The customer back from Razorpay: the return is checked with Razorpay's signature, then
+    only ever leads to the "confirming" page (the webhook makes the booking; should it never
+    come, a task asks Razorpay after a delay). The signature, not a session, says it is real."""
+    payment = settlement.verified_return(request.args)
+    from booking.tasks import settle_later
+
+    settle_later(payment.id)
+    if payment.purpose == PaymentPurpose.TOPUP:
+        return redirect(url_for("account.topup_status", payment_id=payment.id))
+    return redirect(url_for("checkout.paying", hold_id=payment.reservation_id))
 
 
 # The endpoint name "gateway.sandbox" is what booking.gateway.sandbox builds checkout URLs with.
