@@ -78,6 +78,20 @@ def load_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Ping open seat-map sockets so dead browsers are noticed and idle proxies keep them.
         "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
+        # Responses: text (HTML, JSON, CSS, JS, SVG) of at least COMPRESS_MIN_SIZE bytes is
+        # compressed (zstd, br or gzip, as the browser accepts), static files too.
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "application/json",
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "image/svg+xml",
+        ],
+        "COMPRESS_MIN_SIZE": _int("COMPRESS_MIN_SIZE", 500),
+        # A static file asked for without its current content hash (?v=) is cached this long;
+        # with it, a year (static_url in templates always adds it).
+        "STATIC_MAX_AGE_SECONDS": _int("STATIC_MAX_AGE_SECONDS", 300),
         # The operator and how money and times are shown.
         "OPERATOR_NAME": os.environ.get("OPERATOR_NAME", "Demo Travels"),
         "CURRENCY_SYMBOL": os.environ.get("CURRENCY_SYMBOL", "Rs"),

@@ -14,7 +14,7 @@ def register_web(app: Flask) -> None:
     Each blueprint's views are imported here (that attaches them to it); a blueprint's package
     never imports its own views, so no import loop.
     """
-    from booking.web import errors, filters, inputs, security
+    from booking.web import assets, errors, filters, inputs, security
     from booking.web.account import bp as account_bp
     from booking.web.account import routes as account_routes  # noqa: F401
     from booking.web.admin import activity_routes as admin_activity_routes  # noqa: F401
@@ -63,6 +63,7 @@ def register_web(app: Flask) -> None:
     inputs.register(app)
     filters.register(app)
     security.register(app)
+    assets.register(app)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
