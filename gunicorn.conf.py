@@ -72,6 +72,14 @@ accesslog = "-"
 errorlog = "-"
 
 
+def child_exit(server, worker) -> None:
+    """Forget a worker's live gauges (open sockets) in PROMETHEUS_MULTIPROC_DIR."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def on_starting(server) -> None:
     """Refuse a shape that would serve stale seat maps (workers as finally configured, the
     command line's ``--workers`` included)."""

@@ -45,6 +45,23 @@ def _hosts(name: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
+def _networks(name: str) -> tuple:
+    """Read a comma-separated list of addresses or networks (``10.0.0.0/8``, ``127.0.0.1``).
+
+    :raise RuntimeError: for one that is neither, naming the setting.
+    """
+    import ipaddress
+
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in os.environ.get(name, "").split(",")
+            if part.strip()
+        )
+    except ValueError as error:
+        raise RuntimeError(f"{name}: {error}") from None
+
+
 def _flag(name: str) -> bool:
     """Read a yes/no setting: 1, true, yes or on (any case) mean yes."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -109,6 +126,10 @@ def load_config(instance_path: str) -> dict:
         # A seat-map socket with nothing pushed to it or heard from it this long is closed
         # (code 4408): a tab left open does not keep a connection for ever.
         "WS_IDLE_SECONDS": _float("WS_IDLE_SECONDS", 1800),
+        # /metrics (Prometheus) is shown to signed-in admins, to these client addresses or
+        # networks (e.g. 10.0.0.0/8 for the scraper), and to "Authorization: Bearer <token>".
+        "METRICS_ALLOWED_ADDRESSES": _networks("METRICS_ALLOWED_ADDRESSES"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
         # Responses: text (HTML, JSON, CSS, JS, SVG) of at least COMPRESS_MIN_SIZE bytes is
         # compressed (zstd, br or gzip, as the browser accepts), static files too.
         "COMPRESS_MIMETYPES": [

@@ -11,6 +11,7 @@ from celery import shared_task
 from flask import Flask, current_app
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from booking import metrics
 from booking.gateway import sandbox
 from booking.orm import utcnow
 from booking.services import events, notifications, refund_queue, sweep, timetable, webhooks
@@ -23,7 +24,8 @@ logger = logging.getLogger(__name__)
 def expire_holds() -> int:
     """Retire every hold past its expiry and give back stranded wallet parts (the beat runs
     this every SWEEP_INTERVAL_SECONDS)."""
-    result = sweep.run(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
+    with metrics.timing_sweep():
+        result = sweep.run(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
     return len(result.retired)
 
 

@@ -38,6 +38,8 @@ def register_web(app: Flask) -> None:
     from booking.web.desk import shift_routes as desk_shift_routes  # noqa: F401
     from booking.web.live import bp as live_bp
     from booking.web.live import routes as live_routes  # noqa: F401
+    from booking.web.ops import bp as ops_bp
+    from booking.web.ops import routes as ops_routes  # noqa: F401
     from booking.web.payments import bp as payments_bp
     from booking.web.payments import routes as payments_routes  # noqa: F401
     from booking.web.payments import sandbox_bp
@@ -55,6 +57,7 @@ def register_web(app: Flask) -> None:
         payments_bp,
         sandbox_bp,
         live_bp,
+        ops_bp,
         desk_bp,
         admin_bp,
     ):

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request, url_for
 from flask_login import current_user
 
-from booking import realtime
+from booking import metrics, realtime
 from booking.extensions import sock
 from booking.services.errors import NotFound
 from booking.web.live import bp
@@ -111,7 +111,7 @@ def seats(ws, schedule_id: uuid.UUID) -> None:
     try:
         # Read the id now: the seat read below ends the transaction and expires the user row.
         viewer_id = current_user.id if current_user.is_authenticated else None
-        with realtime.watching(ws, schedule_id, viewer_id) as socket:
+        with metrics.socket_open(), realtime.watching(ws, schedule_id, viewer_id) as socket:
             wait_while_active(ws, socket, current_app.config["WS_IDLE_SECONDS"])
     except NotFound as error:
         close_and_wait(ws, UNKNOWN_TRIP, str(error))
