@@ -319,3 +319,52 @@ def test_a_ws_base_url_that_is_no_websocket_address_is_refused_at_start(
     monkeypatch.setenv("WS_BASE_URL", value)
     with pytest.raises(RuntimeError, match="WS_BASE_URL must be a ws:// or wss:// address"):
         load_config(str(tmp_path))
+
+
+class FakeClock:
+    """time.monotonic for the socket route, moved only by the fake socket's waits."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class PushedWhileWaiting:
+    """A socket whose first ``pushes`` waits each end with a frame pushed to it, then silence."""
+
+    def __init__(self, clock: FakeClock, seat_map_socket, pushes: int) -> None:
+        self.clock, self.seat_map_socket, self.pushes = clock, seat_map_socket, pushes
+        self.waits: list[float] = []
+        self.closed_with = None
+
+    def receive(self, timeout=None):
+        self.waits.append(timeout)
+        self.clock.now += timeout
+        if self.pushes:
+            self.pushes -= 1
+            self.seat_map_socket.last_pushed = self.clock.now
+        return None
+
+    def close(self, reason=None, message=None):
+        self.closed_with = reason
+
+    class thread:
+        @staticmethod
+        def join(timeout=None):
+            return None
+
+
+def test_every_frame_pushed_restarts_the_idle_clock(monkeypatch):
+    from types import SimpleNamespace
+
+    from booking.web.live import routes
+
+    clock = FakeClock()
+    monkeypatch.setattr(routes.time, "monotonic", clock)
+    seat_map_socket = SimpleNamespace(last_pushed=clock.now)
+    ws = PushedWhileWaiting(clock, seat_map_socket, pushes=3)
+    routes.wait_while_active(ws, seat_map_socket, idle_seconds=10)
+    assert ws.waits == [10, 10, 10, 10]  # three pushes kept it open, then 10 s of silence
+    assert ws.closed_with == IDLE
