@@ -50,6 +50,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     realtime.subscribe(app)
     tasks.subscribe(app)
 
+    from booking import metrics
+
+    metrics.init_app(app)
+
     from booking.cli import register_cli
 
     register_cli(app)
@@ -99,6 +103,8 @@ def _configure_logging(app: Flask) -> None:
     (``event=hold.created hold=... seats=3A,3B``) through the stdlib ``booking.events`` logger."""
     import structlog
 
+    from booking.metrics import count_event_line
+
     logger = logging.getLogger("booking")
     if not logger.handlers:
         handler = logging.StreamHandler()
@@ -107,6 +113,7 @@ def _configure_logging(app: Flask) -> None:
     logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     structlog.configure(
         processors=[
+            count_event_line,
             structlog.stdlib.filter_by_level,
             _join_lists,
             structlog.processors.LogfmtRenderer(key_order=["event"], bool_as_flag=False),

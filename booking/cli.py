@@ -113,6 +113,7 @@ def holds_group() -> None:
 @click.option("--batch-size", type=int, help="Holds a transaction  [default: SWEEP_BATCH_SIZE]")
 def holds_expire(dry_run: bool, batch_size: int | None) -> None:
     """Retire every hold past its expiry (the beat does this every SWEEP_INTERVAL_SECONDS)."""
+    from booking import metrics
     from booking.services import sweep
 
     now = utcnow()
@@ -120,7 +121,8 @@ def holds_expire(dry_run: bool, batch_size: int | None) -> None:
     if dry_run:
         result = sweep.expire_holds(now, batch_size=batch_size, dry_run=True)
     else:
-        result = sweep.run(now, batch_size=batch_size)
+        with metrics.timing_sweep():
+            result = sweep.run(now, batch_size=batch_size)
     verb = "would retire" if dry_run else "retired"
     for hold in result.retired:
         click.echo(f"  {hold.id}  trip {hold.schedule_id}  {len(hold.seat_ids)} seat(s)")

@@ -28,6 +28,40 @@ def _decimal_map(name: str, default: str) -> dict[str, Decimal]:
     return {key.strip(): Decimal(value.strip()) for key, value in pairs}
 
 
+def _socket_base(name: str) -> str:
+    """Read a WebSocket origin (``ws://`` or ``wss://`` and a host), or "" when unset.
+
+    :raise RuntimeError: for anything else, naming the setting.
+    """
+    raw = os.environ.get(name, "").strip()
+    if raw and not (raw.startswith(("ws://", "wss://")) and raw.split("://", 1)[1].strip("/")):
+        raise RuntimeError(f"{name} must be a ws:// or wss:// address, e.g. wss://ws.example.com")
+    return raw
+
+
+def _hosts(name: str) -> tuple[str, ...]:
+    """Read a comma-separated list of hosts (``host`` or ``host:port``), lower-cased."""
+    raw = os.environ.get(name, "")
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _networks(name: str) -> tuple:
+    """Read a comma-separated list of addresses or networks (``10.0.0.0/8``, ``127.0.0.1``).
+
+    :raise RuntimeError: for one that is neither, naming the setting.
+    """
+    import ipaddress
+
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in os.environ.get(name, "").split(",")
+            if part.strip()
+        )
+    except ValueError as error:
+        raise RuntimeError(f"{name}: {error}") from None
+
+
 def _flag(name: str) -> bool:
     """Read a yes/no setting: 1, true, yes or on (any case) mean yes."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -66,6 +100,8 @@ def load_config(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # The Redis pub/sub channel seat updates travel on (every process of one site the same).
+        "REALTIME_CHANNEL": os.environ.get("REALTIME_CHANNEL") or None,
         # How long any one Redis call (connect, or a command's answer) may take before it is
         # given up: the task queue, the seat-map publisher and /healthz/ready use it, each
         # without retries, so a Redis that is down or hung costs a request this, not minutes.
@@ -78,6 +114,36 @@ def load_config(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Ping open seat-map sockets so dead browsers are noticed and idle proxies keep them.
         "SOCK_SERVER_OPTIONS": {"ping_interval": 25},
+        # Where seat maps open their socket: unset, this site (a proxy routes /ws/ to the ws
+        # process); or the ws process's own origin, e.g. wss://ws.example.com.
+        "WS_BASE_URL": _socket_base("WS_BASE_URL"),
+        # Page hosts (host[:port]) whose seat maps may open sockets here besides this host: the
+        # web site's host when WS_BASE_URL sends its sockets to another host.
+        "WS_ALLOWED_ORIGINS": _hosts("WS_ALLOWED_ORIGINS"),
+        # Seat-map sockets one client address may have open on one process; past it a new one
+        # is closed at once (code 4429).
+        "WS_MAX_PER_ADDRESS": _int("WS_MAX_PER_ADDRESS", 20),
+        # A seat-map socket with nothing pushed to it or heard from it this long is closed
+        # (code 4408): a tab left open does not keep a connection for ever.
+        "WS_IDLE_SECONDS": _float("WS_IDLE_SECONDS", 1800),
+        # /metrics (Prometheus) is shown to signed-in admins, to these client addresses or
+        # networks (e.g. 10.0.0.0/8 for the scraper), and to "Authorization: Bearer <token>".
+        "METRICS_ALLOWED_ADDRESSES": _networks("METRICS_ALLOWED_ADDRESSES"),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN") or None,
+        # Responses: text (HTML, JSON, CSS, JS, SVG) of at least COMPRESS_MIN_SIZE bytes is
+        # compressed (zstd, br or gzip, as the browser accepts), static files too.
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "application/json",
+            "text/css",
+            "text/javascript",
+            "application/javascript",
+            "image/svg+xml",
+        ],
+        "COMPRESS_MIN_SIZE": _int("COMPRESS_MIN_SIZE", 500),
+        # A static file asked for without its current content hash (?v=) is cached this long;
+        # with it, a year (static_url in templates always adds it).
+        "STATIC_MAX_AGE_SECONDS": _int("STATIC_MAX_AGE_SECONDS", 300),
         # The operator and how money and times are shown.
         "OPERATOR_NAME": os.environ.get("OPERATOR_NAME", "Demo Travels"),
         "CURRENCY_SYMBOL": os.environ.get("CURRENCY_SYMBOL", "Rs"),

@@ -11,7 +11,9 @@ from celery import shared_task
 from flask import Flask, current_app
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from booking import metrics
 from booking.gateway import sandbox
+from booking.models.enums import EmailStatus
 from booking.orm import utcnow
 from booking.services import (
     events,
@@ -31,7 +33,8 @@ logger = logging.getLogger(__name__)
 def expire_holds() -> int:
     """Retire every hold past its expiry and give back stranded wallet parts (the beat runs
     this every SWEEP_INTERVAL_SECONDS)."""
-    result = sweep.run(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
+    with metrics.timing_sweep():
+        result = sweep.run(utcnow(), batch_size=current_app.config["SWEEP_BATCH_SIZE"])
     return len(result.retired)
 
 
@@ -46,6 +49,16 @@ def complete_trips() -> int:
 def send_email(email_id: str) -> str:
     """Send one outbox message (queued after the commit that wrote it)."""
     return notifications.send(uuid.UUID(email_id), utcnow()).value
+
+
+@shared_task(name="booking.tasks.send_emails")
+def send_emails(email_ids: list[str]) -> int:
+    """Send outbox messages queued together (a sweep's batch), one after another; returns how
+    many were sent."""
+    sent = 0
+    for email_id in email_ids:
+        sent += notifications.send(uuid.UUID(email_id), utcnow()) == EmailStatus.SENT
+    return sent
 
 
 @shared_task(name="booking.tasks.retry_emails")
@@ -142,7 +155,21 @@ def _dispatch_email(email_id: uuid.UUID, **_fields) -> None:
         )
 
 
+def _dispatch_emails(email_ids: tuple[uuid.UUID, ...], **_fields) -> None:
+    """Hand committed outbox messages queued together to a worker as one task (sent in-process
+    without REDIS_URL); on a broker outage they stay pending for ``retry_emails``."""
+    try:
+        send_emails.delay([str(email_id) for email_id in email_ids])
+    except Exception as error:  # a broker outage must not undo what is already committed
+        logger.warning(
+            "%s emails were not handed to a worker (%s); they stay in the outbox for retry_emails",
+            len(email_ids),
+            error,
+        )
+
+
 def subscribe(app: Flask) -> None:
     """Send queued emails and ask the gateway for refunds once their transaction commits."""
     events.email_queued.connect(_dispatch_email)
+    events.emails_queued.connect(_dispatch_emails)
     events.refund_requested.connect(_dispatch_refund)

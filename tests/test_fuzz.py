@@ -294,7 +294,8 @@ SPECS: dict[tuple[str, str], Spec] = {
     ("public.home", "GET"): Spec(query=search_args, forms=(SearchForm,)),
     ("public.healthz", "GET"): Spec(),
     ("public.ready", "GET"): Spec(),
-    ("static", "GET"): Spec(),
+    ("ops.metrics_page", "GET"): Spec(),
+    ("static", "GET"): Spec(query=lambda w: {"v": "0123456789ab"}),
     ("auth.login", "GET"): Spec(query=lambda w: NEXT),
     ("auth.login", "POST"): Spec(
         query=lambda w: NEXT,

@@ -37,6 +37,7 @@ NOT_PAGES = {
     "static": "files",
     "public.healthz": "JSON",
     "public.ready": "JSON",
+    "ops.metrics_page": "Prometheus text",
     "account.ticket_pdf": "PDF",
     "account.trip_ics": "iCalendar",
     "desk.receipt": "PDF",

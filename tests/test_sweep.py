@@ -259,15 +259,16 @@ def test_a_lapsed_online_hold_emails_its_customer_after_the_sweep_commits(app_ct
     )
     handed: list = []
 
-    def on_queued(email_id, **_):
-        committed = db.session.get(OutboxEmail, email_id)  # visible: the sweep has committed
-        handed.append(committed.to_address if committed else None)
+    def on_queued(email_ids, **_):
+        for email_id in email_ids:
+            committed = db.session.get(OutboxEmail, email_id)  # visible: the sweep committed
+            handed.append(committed.to_address if committed else None)
 
-    events.email_queued.connect(on_queued)
+    events.emails_queued.connect(on_queued)
     try:
         result = sweep.run(NOW + 16 * MIN)
     finally:
-        events.email_queued.disconnect(on_queued)
+        events.emails_queued.disconnect(on_queued)
     assert len(result.retired) == 2  # the online hold and the desk hold
     emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "hold_expired")).all()
     assert [e.to_address for e in emails] == ["lapsed@example.com"] == handed
@@ -289,3 +290,24 @@ def test_a_hold_taken_after_it_lapsed_emails_its_customer_too(app_ctx):
     )
     emails = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == "hold_expired")).all()
     assert [e.to_address for e in emails] == ["first@example.com"]
+
+
+def test_a_sweep_hands_its_batch_of_lapsed_hold_emails_to_a_worker_as_one_task(
+    app_ctx, monkeypatch
+):
+    """One broker call per batch, not one per email: 10,000 lapsed holds must not cost 10,000
+    round trips to Redis (or 10,000 timeouts while it hangs)."""
+    from booking import tasks
+
+    trip = make_trip()
+    for number in ("1A", "2A", "3A"):
+        holds.hold_seats(
+            customer_id=make_user().id, schedule_id=trip.id, seat_numbers=[number], now=NOW
+        )
+    handed: list = []
+    monkeypatch.setattr(tasks.send_emails, "delay", handed.append)
+    monkeypatch.setattr(tasks.send_email, "delay", handed.append)
+    assert len(sweep.run(NOW + 16 * MIN).retired) == 3
+    [batch] = handed
+    queued = db.session.scalars(select(OutboxEmail.id).where(OutboxEmail.kind == "hold_expired"))
+    assert sorted(batch) == sorted(str(email_id) for email_id in queued)

@@ -208,7 +208,7 @@ def test_the_manifest_page_lists_every_seat_with_totals(client, app, auth, manif
     assert '<dd data-total="booked">3</dd>' in body
     assert '<dd data-total="checked_in">2</dd>' in body
     assert "not yet boarded (1 to come)" in body
-    assert 'href="/static/css/app.css"' in page.text
+    assert 'href="/static/css/app.css?v=' in page.text
     assert "@media print" in (ROOT / "static" / "css" / "app.css").read_text()
 
 

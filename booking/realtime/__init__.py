@@ -74,9 +74,11 @@ def _on_seats_changed(schedule_id: uuid.UUID, seat_ids: Iterable[uuid.UUID] = ()
 
 
 @contextmanager
-def watching(ws: Any, schedule_id: uuid.UUID, viewer_id: uuid.UUID | None) -> Iterator[None]:
+def watching(
+    ws: Any, schedule_id: uuid.UUID, viewer_id: uuid.UUID | None
+) -> Iterator[SeatMapSocket]:
     """Push the trip's seat changes to ``ws`` for the duration of the block, after sending it
-    the whole seat map.
+    the whole seat map; the block gets the registered socket.
 
     :raise NotFound: for an unknown trip (nothing stays registered).
     """
@@ -87,7 +89,7 @@ def watching(ws: Any, schedule_id: uuid.UUID, viewer_id: uuid.UUID | None) -> It
     try:
         live.listen()
         socket.push(read_seats(schedule_id))
-        yield
+        yield socket
     finally:
         live.hub.discard(schedule_id, socket)
 

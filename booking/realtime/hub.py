@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -102,6 +103,8 @@ class SeatMapSocket:
         self._lock = threading.Lock()
         self._shown: dict[uuid.UUID, tuple[int, SeatView]] = {}
         self._version = 0
+        # When a frame last went out (time.monotonic): the socket route closes idle sockets.
+        self.last_pushed = time.monotonic()
 
     def push(self, update: SeatUpdate, fragments: dict | None = None) -> bool:
         """Send the update's news for this viewer as one frame; False when the socket is gone."""
@@ -116,6 +119,7 @@ class SeatMapSocket:
                 self.ws.send(frame)
             except Exception:  # closed, reset or half-closed: whatever the cause, it is gone
                 return False
+            self.last_pushed = time.monotonic()
         return True
 
     def _news(self, update: SeatUpdate) -> list[SeatView]:

@@ -394,7 +394,7 @@ def _audit_retired(session, holds, now, status: HoldStatus, reason, actor_id) ->
         else {}
     )
     session.execute(
-        insert(ActivityLog),
+        insert(ActivityLog.__table__),  # Core: no per-row ORM bookkeeping for a batch
         [
             {
                 "id": uuid.uuid4(),

@@ -6,6 +6,9 @@ happened, and those layers subscribe when the app is made (``create_app``):
 - ``seats_changed``: sender the trip id, ``seat_ids`` the seats whose state changed;
   the live seat-map layer pushes them to every open seat map of the trip.
 - ``email_queued``: sender the outbox email id; the task layer hands it to a worker.
+- ``emails_queued``: sender a tuple of outbox email ids queued together (a sweep's batch); the
+  task layer hands them to a worker as one task, so 10,000 lapsed holds cost one broker call,
+  not 10,000.
 - ``booking_confirmed``: sender the booking id, with ``reference``, ``schedule_id`` and ``seats``.
 - ``booking_cancelled``: sender the booking id, with ``reference``, ``schedule_id`` and
   ``seats`` (the numbers cancelled by this act).
@@ -31,6 +34,7 @@ signals = Namespace()
 
 seats_changed = signals.signal("seats-changed")
 email_queued = signals.signal("email-queued")
+emails_queued = signals.signal("emails-queued")
 booking_confirmed = signals.signal("booking-confirmed")
 booking_cancelled = signals.signal("booking-cancelled")
 refund_requested = signals.signal("refund-requested")

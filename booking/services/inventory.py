@@ -200,9 +200,13 @@ def _view(
 
 
 def seat_views(
-    schedule_id: uuid.UUID, now: datetime, seat_ids: Iterable[uuid.UUID] | None = None
+    schedule_id: uuid.UUID,
+    now: datetime,
+    seat_ids: Iterable[uuid.UUID] | None = None,
+    numbers: Iterable[str] | None = None,
 ) -> tuple[int, list[SeatView]]:
-    """The trip's seat_version and the seats (or only ``seat_ids``) as of ``now``: two queries."""
+    """The trip's seat_version and the seats (or only ``seat_ids``, or only the seats
+    numbered ``numbers``) as of ``now``: two queries."""
     found = db.session.execute(
         select(Schedule.seat_version, Schedule.base_price).where(Schedule.id == schedule_id)
     ).one_or_none()
@@ -212,6 +216,8 @@ def seat_views(
     query = _seat_state_query(now).where(Seat.schedule_id == schedule_id)
     if seat_ids is not None:
         query = query.where(Seat.id.in_(list(seat_ids)))
+    if numbers is not None:
+        query = query.where(Seat.seat_number.in_(list(numbers)))
     rows = db.session.execute(query).all()
     return version, [_view(seat, base_price, *rest, now) for seat, *rest in rows]
 

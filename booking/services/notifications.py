@@ -55,7 +55,8 @@ def queue(
 
 def queue_many(kind: str, messages: list[tuple[str, dict[str, Any]]], now: datetime) -> int:
     """Render a ``kind`` email for each (address, context) and add them all to the outbox in
-    one statement of the current transaction (a sweep's batch); each is sent after commit."""
+    one statement of the current transaction (a sweep's batch); they are handed to a worker
+    together after commit (``emails_queued``)."""
     rows = []
     for to, context in messages:
         rendered = emails.render_email(kind, **context)
@@ -74,9 +75,10 @@ def queue_many(kind: str, messages: list[tuple[str, dict[str, Any]]], now: datet
             }
         )
     if rows:
-        db.session.execute(insert(OutboxEmail), rows)
-    for row in rows:
-        events.announce(events.email_queued, row["id"])
+        # Core, not the ORM's bulk insert: nothing here needs objects back, and at a sweep's
+        # 2,000 rows a batch the ORM's per-row bookkeeping costs more than the statement.
+        db.session.execute(insert(OutboxEmail.__table__), rows)
+        events.announce(events.emails_queued, tuple(row["id"] for row in rows))
     return len(rows)
 
 

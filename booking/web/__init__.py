@@ -14,7 +14,7 @@ def register_web(app: Flask) -> None:
     Each blueprint's views are imported here (that attaches them to it); a blueprint's package
     never imports its own views, so no import loop.
     """
-    from booking.web import errors, filters, inputs, security
+    from booking.web import assets, errors, filters, inputs, security
     from booking.web.account import bp as account_bp
     from booking.web.account import routes as account_routes  # noqa: F401
     from booking.web.admin import activity_routes as admin_activity_routes  # noqa: F401
@@ -38,6 +38,8 @@ def register_web(app: Flask) -> None:
     from booking.web.desk import shift_routes as desk_shift_routes  # noqa: F401
     from booking.web.live import bp as live_bp
     from booking.web.live import routes as live_routes  # noqa: F401
+    from booking.web.ops import bp as ops_bp
+    from booking.web.ops import routes as ops_routes  # noqa: F401
     from booking.web.payments import bp as payments_bp
     from booking.web.payments import routes as payments_routes  # noqa: F401
     from booking.web.payments import sandbox_bp
@@ -55,6 +57,7 @@ def register_web(app: Flask) -> None:
         payments_bp,
         sandbox_bp,
         live_bp,
+        ops_bp,
         desk_bp,
         admin_bp,
     ):
@@ -63,6 +66,7 @@ def register_web(app: Flask) -> None:
     inputs.register(app)
     filters.register(app)
     security.register(app)
+    assets.register(app)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."

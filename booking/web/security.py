@@ -9,6 +9,7 @@ could use.
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, request
 
@@ -36,10 +37,14 @@ STATIC_FILES = ("favicon.svg",)
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def content_security_policy(host: str) -> str:
-    """The CSP header, with this host's WebSocket addresses in connect-src."""
+def content_security_policy(host: str, socket_base: str = "") -> str:
+    """The CSP header, with this host's WebSocket addresses in connect-src, and the ws
+    process's origin when seat maps connect elsewhere (WS_BASE_URL)."""
     policy = dict(CSP)
     policy["connect-src"] += f" ws://{host} wss://{host}"
+    if socket_base:
+        parts = urlsplit(socket_base)
+        policy["connect-src"] += f" {parts.scheme}://{parts.netloc}"
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
@@ -65,7 +70,10 @@ def register(app: Flask) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        headers.setdefault("Content-Security-Policy", content_security_policy(request.host))
+        headers.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(request.host, app.config.get("WS_BASE_URL", "")),
+        )
         if app.config.get("PRODUCTION"):
             # Production runs behind HTTPS only (its cookies are Secure): browsers keep to it.
             headers.setdefault("Strict-Transport-Security", HSTS)

@@ -94,10 +94,12 @@ def hold(schedule_id: uuid.UUID):
     if not current_user.is_authenticated:
         flash("Sign in or create an account to hold your seats; they are still ticked.", "info")
         back = url_for("schedules.seat_map", schedule_id=schedule_id, seats=chosen)
-        return redirect(url_for("auth.login", next=back))
+        return _go(url_for("auth.login", next=back))
     if current_user.role != Role.CUSTOMER:  # counter staff sell from the desk, seats kept
-        return redirect(url_for("desk.sell", schedule_id=schedule_id, typed=" ".join(chosen)))
+        return _go(url_for("desk.sell", schedule_id=schedule_id, typed=" ".join(chosen)))
     if not form.validate():
+        if is_htmx():
+            return _refused(schedule_id, first_error(form), 400)
         return _page(schedule_id, chosen, first_error(form), 400, form)
     try:
         made = holds.hold_seats(
@@ -108,6 +110,8 @@ def hold(schedule_id: uuid.UUID):
         )
     except DomainError as error:
         taken = set(error.details.get("taken", []))
+        if is_htmx():
+            return _refused(schedule_id, error.message, error.status, taken)
         return _page(
             schedule_id,
             [s for s in chosen if s.upper() not in taken],
@@ -115,4 +119,28 @@ def hold(schedule_id: uuid.UUID):
             error.status,
             form,
         )
-    return redirect(url_for("checkout.checkout", hold_id=made.id))
+    return _go(url_for("checkout.checkout", hold_id=made.id))
+
+
+def _go(target: str):
+    """Send the browser to ``target``: a redirect, or for htmx (whose request follows a
+    redirect in place) HX-Redirect, so the whole page goes there."""
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def _refused(schedule_id: uuid.UUID, message: str, status: int, taken: set[str] = frozenset()):
+    """A refused hold for htmx: the message (into the seat note) and, out of band, the cells of
+    the seats that were taken, as the customer sees them now; not the whole seat map. The
+    tally is asked again (``seats-changed``), and the customer's other ticks stay."""
+    seats = []
+    if taken:
+        _version, views = inventory.seat_views(schedule_id, utcnow(), numbers=sorted(taken))
+        seats = [view.for_viewer(current_user.id) for view in views]
+    response = make_response(
+        render_template("schedules/_hold_refused.html", message=message, seats=seats), status
+    )
+    response.headers["HX-Trigger"] = "seats-changed"
+    response.vary.add("HX-Request")
+    return response
