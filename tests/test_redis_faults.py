@@ -311,3 +311,38 @@ def test_the_beat_runs_the_email_retry():
 
     entry = celeryconfig.beat_schedule["retry-pending-emails"]
     assert entry["task"] == "booking.tasks.retry_emails"
+
+
+# ---- the sweep with Redis down or hung ---------------------------------------------------------
+
+
+def test_the_sweep_goes_on_when_redis_is_broken_and_its_emails_wait_in_the_outbox(
+    make_app, broken_redis
+):
+    """Lapsed holds are retired and their seats announced within the bound; the lapsed-hold
+    emails, which could not be handed to a worker, stay pending for the retry task."""
+    from booking.services import holds, sweep
+
+    application = make_app(REDIS_URL=broken_redis)
+    with application.app_context():
+        now = utcnow()
+        trip = make_trip(now=now - timedelta(hours=1))
+        customers = [make_user(now=now - timedelta(hours=1)) for _ in range(3)]
+        held = [
+            holds.hold_seats(
+                customer_id=customer.id,
+                schedule_id=trip.id,
+                seat_numbers=[seat],
+                now=now - timedelta(minutes=30),
+            ).id
+            for customer, seat in zip(customers, ["1A", "2A", "3A"], strict=True)
+        ]
+        result, seconds = timed(lambda: sweep.run(now))
+        assert seconds < BOUND
+        assert len(result.retired) == 3
+        statuses = db.session.scalars(select(Reservation.status).where(Reservation.id.in_(held)))
+        assert set(statuses) == {HoldStatus.EXPIRED}
+        emails = db.session.scalars(
+            select(OutboxEmail.status).where(OutboxEmail.kind == "hold_expired")
+        ).all()
+        assert emails == [EmailStatus.PENDING] * 3
